@@ -1,0 +1,21 @@
+"""The `modelyard` command. Server-side modules are imported only inside `up` and `admin`,
+so `modelyard --help` and the client commands start fast."""
+
+from __future__ import annotations
+
+import typer
+
+from modelyard.cli import admin, auth, projects, up
+
+app = typer.Typer(
+    name="modelyard",
+    help="modelyard: code, data, experiments, models and live services in one place.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("up")(up.up)
+app.command("login")(auth.login)
+app.command("logout")(auth.logout)
+app.command("whoami")(auth.whoami)
+app.add_typer(projects.app, name="projects")
+app.add_typer(admin.app, name="admin")

@@ -1,0 +1,66 @@
+"""Settings, read once from `MODELYARD_*` environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret.key"
+
+
+def default_home() -> Path:
+    return Path.home() / ".modelyard"
+
+
+class Settings(BaseSettings):
+    """Everything a modelyard server is configured with.
+
+    Example: `MODELYARD_HOME=/srv/modelyard MODELYARD_DATABASE_URL=postgresql+psycopg://... modelyard up`
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MODELYARD_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str = ""
+    secret_key: str = ""
+    demo: bool = False
+    admin_password: str = ""
+    session_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    secure_cookies: bool = False
+    base_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'modelyard.db'}"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.home / "storage"
+
+    def prepare_home(self) -> Settings:
+        """Create the home folder and return settings with a secret key filled in.
+
+        The key is generated once into `<home>/secret.key` (mode 0600) when
+        `MODELYARD_SECRET_KEY` is unset, so a server never runs on a well-known secret.
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.storage_dir.mkdir(exist_ok=True)
+        if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise ValueError("MODELYARD_SECRET_KEY must be at least 32 characters long")
+            return self
+        key_file = self.home / SECRET_KEY_FILE
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return self.model_copy(update={"secret_key": key_file.read_text().strip()})

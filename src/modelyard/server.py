@@ -1,0 +1,42 @@
+"""Starting the control plane: prepare the home folder and database, then serve."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import uvicorn
+
+from modelyard.accounts.service import ensure_admin
+from modelyard.app import create_app
+from modelyard.config import Settings
+from modelyard.db import make_engine, make_session_factory, migrate
+from modelyard.demo import load_demo
+
+
+@dataclass(frozen=True)
+class Prepared:
+    settings: Settings
+    generated_admin_password: str | None
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Create the home folder and secret key, migrate the database, make the first admin,
+    and load the demo when asked. Safe to run on every start."""
+    settings = settings.prepare_home()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)
+        factory = make_session_factory(engine)
+        with factory() as session:
+            generated = ensure_admin(session, settings.admin_password or None)
+        if settings.demo:
+            load_demo(factory)
+    finally:
+        engine.dispose()
+    return Prepared(settings, generated)
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)

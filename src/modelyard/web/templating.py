@@ -1,0 +1,74 @@
+"""Rendering portal pages: Jinja2 with autoescaping, sanitised markdown and the CSRF token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from starlette.responses import Response
+
+from modelyard.accounts.csrf import is_signed, new_csrf_token
+from modelyard.accounts.sessions import CSRF_COOKIE_NAME
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+# Raw HTML in markdown is escaped, and markdown-it refuses javascript:, vbscript:, file: and
+# data: links, so text users write can never carry a script into a page.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def render_markdown(text: str) -> Markup:
+    return Markup(_markdown.render(text or ""))  # noqa: S704 (markdown-it escaped it)
+
+
+def first_line(text: str, limit: int = 180) -> str:
+    for line in (text or "").splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+def timestamp(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    templates.env.filters["markdown"] = render_markdown
+    templates.env.filters["first_line"] = first_line
+    templates.env.filters["timestamp"] = timestamp
+    return templates
+
+
+def csrf_token_for(request: Request) -> str:
+    secret_key: str = request.app.state.settings.secret_key
+    current = request.cookies.get(CSRF_COOKIE_NAME)
+    if current and is_signed(secret_key, current):
+        return current
+    token: str = getattr(request.state, "new_csrf", "") or new_csrf_token(secret_key)
+    request.state.new_csrf = token
+    return token
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    csrf = csrf_token_for(request)
+    page = {"csrf_token": csrf, "actor": getattr(request.state, "actor", None)}
+    response = templates.TemplateResponse(
+        request, template, {**page, **(context or {})}, status_code=status
+    )
+    if request.cookies.get(CSRF_COOKIE_NAME) != csrf:
+        response.set_cookie(
+            CSRF_COOKIE_NAME, csrf, httponly=False, samesite="lax", path="/",
+            secure=request.app.state.settings.secure_cookies,
+        )
+    response.headers["Cache-Control"] = "no-store"
+    return response
