@@ -29,9 +29,11 @@ from modelyard.accounts.tables import UserRow
 from modelyard.accounts.tokens import create_token
 from modelyard.app import create_app
 from modelyard.config import Settings
-from modelyard.db import Base, make_engine, make_session_factory, migrate
+from modelyard.db import Base, make_engine, migrate
 
-PG_SERVER = os.environ.get("MODELYARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+PG_SERVER = os.environ.get(
+    "MODELYARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
 PASSWORD = "correct-horse-battery"
 SECRET_KEY = "test-secret-key-" + "x" * 32
 SERVICES_REQUIRED = bool(os.environ.get("CI") or os.environ.get("MODELYARD_REQUIRE_SERVICES"))
@@ -64,7 +66,7 @@ def postgres_url() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+    except Exception as exc:
         admin.dispose()
         unavailable(f"PostgreSQL is not reachable at {PG_SERVER}: {type(exc).__name__}")
     name = f"modelyard_test_{uuid.uuid4().hex[:10]}"
@@ -105,6 +107,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def _collect_garbage() -> Iterator[None]:
     yield
     import gc
+
     gc.collect()
 
 

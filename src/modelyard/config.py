@@ -19,7 +19,9 @@ def default_home() -> Path:
 class Settings(BaseSettings):
     """Everything a modelyard server is configured with.
 
-    Example: `MODELYARD_HOME=/srv/modelyard MODELYARD_DATABASE_URL=postgresql+psycopg://... modelyard up`
+    Example:
+        MODELYARD_HOME=/srv/modelyard \\
+        MODELYARD_DATABASE_URL=postgresql+psycopg://modelyard@db/modelyard modelyard up
     """
 
     model_config = SettingsConfigDict(env_prefix="MODELYARD_", extra="ignore")

@@ -37,14 +37,17 @@ Predicts which subscribers are about to cancel, so the retention team can call t
 
 def load_demo(factory: sessionmaker[Session], password: str = DEMO_PASSWORD) -> None:
     with factory() as session:
-        admin = session.scalars(select(UserRow).where(UserRow.is_admin).order_by(UserRow.id)).first()
+        admin = session.scalars(
+            select(UserRow).where(UserRow.is_admin).order_by(UserRow.id)
+        ).first()
         if admin is None:
             raise RuntimeError("the demo needs an admin; run ensure_admin first")
         system = Actor.of(admin, "system")
         for username, display_name in DEMO_USERS.items():
             if find_user(session, username) is None:
                 create_user(
-                    session, system,
+                    session,
+                    system,
                     UserCreate(username=username, display_name=display_name, password=password),
                 )
         exists = session.scalar(select(ProjectRow.id).where(ProjectRow.slug == DEMO_PROJECT.slug))

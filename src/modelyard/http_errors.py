@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,13 +16,13 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from modelyard.validation import describe_validation
 from modelyard.errors import (
     ConflictError,
     InvalidInputError,
     ModelyardError,
     NotFoundError,
 )
+from modelyard.validation import describe_validation
 
 log = logging.getLogger("modelyard")
 
@@ -31,9 +30,16 @@ HtmlRenderer = Callable[[Request, ModelyardError], Response]
 MACHINE_PREFIXES = ("/api/", "/serve/", "/git/", "/healthz", "/metrics", "/openapi.json")
 
 _HTTP_CODES = {
-    400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-    422: "invalid_input", 429: "too_many_requests",
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
 }
 
 
@@ -58,7 +64,7 @@ def install(app: FastAPI, render_html: HtmlRenderer | None = None) -> None:
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        code, message, field = describe_validation(list(exc.errors()))
+        code, message, field = describe_validation(exc.errors())
         if code == "invalid_json":
             return error_response(400, code, message, field)
         return answer(request, InvalidInputError(message, field=field))

@@ -38,5 +38,7 @@ def prepare(settings: Settings) -> Prepared:
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)

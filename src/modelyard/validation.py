@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -16,7 +17,7 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or (str(loc[0]) if loc else "body")
 
 
-def describe_validation(errors: list[dict[str, Any]]) -> tuple[str, str, str]:
+def describe_validation(errors: Sequence[Mapping[str, Any]]) -> tuple[str, str, str]:
     """Answer (code, message, field) for the first problem pydantic found."""
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request", "type": ""}
     loc = tuple(first.get("loc", ()))
@@ -37,5 +38,5 @@ def parse(schema: type[SchemaT], data: dict[str, Any]) -> SchemaT:
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        _, message, field = describe_validation(list(exc.errors()))
+        _, message, field = describe_validation(exc.errors())
         raise InvalidInputError(message, field=field) from None

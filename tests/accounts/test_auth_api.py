@@ -24,11 +24,15 @@ def test_login_sets_httponly_session_cookie_and_me_works(
     anonymous: TestClient, people: Callable[..., Person]
 ) -> None:
     people("alice")
-    response = anonymous.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    response = anonymous.post(
+        "/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}
+    )
     assert response.status_code == 200
     cookie_header = ";".join(response.headers.get_list("set-cookie"))
     assert f"{COOKIE_NAME}=" in cookie_header
-    session_cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith(COOKIE_NAME))
+    session_cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith(COOKIE_NAME)
+    )
     assert "HttpOnly" in session_cookie and "SameSite=lax" in session_cookie
     assert anonymous.get("/api/v1/me").json()["username"] == "alice"
 
@@ -37,13 +41,17 @@ def test_wrong_password_is_401_and_audited(
     anonymous: TestClient, people: Callable[..., Person], db: Session
 ) -> None:
     people("alice")
-    response = anonymous.post("/api/v1/auth/login", json={"username": "alice", "password": "nope-nope"})
+    response = anonymous.post(
+        "/api/v1/auth/login", json={"username": "alice", "password": "nope-nope"}
+    )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
     assert "nope-nope" not in response.text
     actions = db.scalars(select(AuditEventRow.action)).all()
     assert "login.failed" in actions
-    unknown = anonymous.post("/api/v1/auth/login", json={"username": "ghost", "password": "whatever1"})
+    unknown = anonymous.post(
+        "/api/v1/auth/login", json={"username": "ghost", "password": "whatever1"}
+    )
     assert unknown.status_code == 401
     assert unknown.json()["error"]["message"] == response.json()["error"]["message"]
 
@@ -126,7 +134,9 @@ def test_expired_token_is_refused(people: Callable[..., Person], db: Session) ->
 def test_users_cannot_revoke_each_others_tokens(people: Callable[..., Person], db: Session) -> None:
     alice, bob = people("alice"), people("bob")
     bob_token = db.scalars(
-        select(TokenRow.id).join(UserRow, UserRow.id == TokenRow.user_id).where(UserRow.username == "bob")
+        select(TokenRow.id)
+        .join(UserRow, UserRow.id == TokenRow.user_id)
+        .where(UserRow.username == "bob")
     ).one()
     assert alice.client.delete(f"/api/v1/tokens/{bob_token}").status_code == 404
     assert bob.client.get("/api/v1/me").status_code == 200
@@ -156,7 +166,9 @@ def test_deactivated_user_is_locked_out(
     alice = people("alice")
     assert admin.client.patch("/api/v1/users/alice", json={"is_active": False}).status_code == 200
     assert alice.client.get("/api/v1/me").status_code == 401
-    response = anonymous.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
+    response = anonymous.post(
+        "/api/v1/auth/login", json={"username": "alice", "password": PASSWORD}
+    )
     assert response.status_code == 401
 
 

@@ -16,7 +16,9 @@ def test_admin_creates_users_who_can_sign_in(admin: Person, anonymous: TestClien
     created = admin.client.post("/api/v1/users", json=body)
     assert created.status_code == 201
     assert "password" not in created.text and "s3cret" not in created.text
-    login = anonymous.post("/api/v1/auth/login", json={"username": "newhire", "password": "s3cret-pass"})
+    login = anonymous.post(
+        "/api/v1/auth/login", json={"username": "newhire", "password": "s3cret-pass"}
+    )
     assert login.status_code == 200
 
 
@@ -43,7 +45,9 @@ def test_duplicate_username_is_a_conflict(admin: Person) -> None:
     assert again.status_code == 409 and again.json()["error"]["field"] == "username"
 
 
-def test_role_changes_are_audited(admin: Person, people: Callable[..., Person], db: Session) -> None:
+def test_role_changes_are_audited(
+    admin: Person, people: Callable[..., Person], db: Session
+) -> None:
     people("alice")
     assert admin.client.patch("/api/v1/users/alice", json={"is_admin": True}).status_code == 200
     event = db.scalars(select(AuditEventRow).where(AuditEventRow.action == "user.updated")).one()

@@ -19,7 +19,9 @@ def team(people: Callable[..., Person]) -> dict[str, Person]:
     )
     assert created.status_code == 201, created.text
     for name in ("editor", "viewer"):
-        response = team["owner"].client.put(f"/api/v1/projects/churn/members/{name}", json={"role": name})
+        response = team["owner"].client.put(
+            f"/api/v1/projects/churn/members/{name}", json={"role": name}
+        )
         assert response.status_code == 200
     return team
 
@@ -28,13 +30,17 @@ def test_creator_owns_the_project(team: dict[str, Person]) -> None:
     project = team["owner"].client.get("/api/v1/projects/churn").json()
     assert project["owners"] == ["owner"] and project["my_role"] == "owner"
     assert {m["username"]: m["role"] for m in project["members"]} == {
-        "owner": "owner", "editor": "editor", "viewer": "viewer"
+        "owner": "owner",
+        "editor": "editor",
+        "viewer": "viewer",
     }
     assert project["counts"]["members"] == 3
 
 
 def test_members_see_it_in_their_list_outsiders_do_not(team: dict[str, Person]) -> None:
-    assert [p["slug"] for p in team["viewer"].client.get("/api/v1/projects").json()["items"]] == ["churn"]
+    assert [p["slug"] for p in team["viewer"].client.get("/api/v1/projects").json()["items"]] == [
+        "churn"
+    ]
     assert team["outsider"].client.get("/api/v1/projects").json()["items"] == []
 
 
@@ -56,15 +62,24 @@ def test_non_members_get_404_for_everything_under_a_project(
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     missing = team["outsider"].client.request(method, path.replace("churn", "nope"), json=body)
-    assert missing.json()["error"]["message"].replace("nope", "churn") == response.json()["error"]["message"]
+    assert (
+        missing.json()["error"]["message"].replace("nope", "churn")
+        == response.json()["error"]["message"]
+    )
     assert len(team["owner"].client.get("/api/v1/projects/churn/members").json()["items"]) == 3
 
 
 def test_viewer_cannot_change_the_project(team: dict[str, Person]) -> None:
     viewer = team["viewer"].client
     assert viewer.patch("/api/v1/projects/churn", json={"name": "Hacked"}).status_code == 403
-    assert viewer.put("/api/v1/projects/churn/members/outsider", json={"role": "viewer"}).status_code == 403
-    assert viewer.put("/api/v1/projects/churn/members/viewer", json={"role": "owner"}).status_code == 403
+    assert (
+        viewer.put("/api/v1/projects/churn/members/outsider", json={"role": "viewer"}).status_code
+        == 403
+    )
+    assert (
+        viewer.put("/api/v1/projects/churn/members/viewer", json={"role": "owner"}).status_code
+        == 403
+    )
     assert viewer.post("/api/v1/projects/churn/archive").status_code == 403
     project = team["owner"].client.get("/api/v1/projects/churn").json()
     assert project["name"] == "Churn" and project["my_role"] == "owner"
@@ -75,7 +90,10 @@ def test_editor_edits_but_cannot_manage_members(team: dict[str, Person]) -> None
     editor = team["editor"].client
     response = editor.patch("/api/v1/projects/churn", json={"description": "updated"})
     assert response.status_code == 200 and response.json()["description"] == "updated"
-    assert editor.put("/api/v1/projects/churn/members/outsider", json={"role": "viewer"}).status_code == 403
+    assert (
+        editor.put("/api/v1/projects/churn/members/outsider", json={"role": "viewer"}).status_code
+        == 403
+    )
 
 
 def test_membership_changes_are_audited(team: dict[str, Person], db: Session) -> None:
@@ -103,7 +121,9 @@ def test_archive_hides_and_freezes_until_unarchived(team: dict[str, Person]) -> 
     archived = owner.post("/api/v1/projects/churn/archive")
     assert archived.status_code == 200 and archived.json()["archived"] is True
     assert owner.get("/api/v1/projects").json()["items"] == []
-    assert [p["slug"] for p in owner.get("/api/v1/projects?archived=true").json()["items"]] == ["churn"]
+    assert [p["slug"] for p in owner.get("/api/v1/projects?archived=true").json()["items"]] == [
+        "churn"
+    ]
     frozen = owner.patch("/api/v1/projects/churn", json={"name": "New"})
     assert frozen.status_code == 409 and "archived" in frozen.json()["error"]["message"]
     assert owner.post("/api/v1/projects/churn/unarchive").json()["archived"] is False
@@ -119,5 +139,7 @@ def test_admin_sees_and_manages_every_project(team: dict[str, Person], admin: Pe
 
 
 def test_adding_an_unknown_user_names_the_field(team: dict[str, Person]) -> None:
-    response = team["owner"].client.put("/api/v1/projects/churn/members/ghost", json={"role": "viewer"})
+    response = team["owner"].client.put(
+        "/api/v1/projects/churn/members/ghost", json={"role": "viewer"}
+    )
     assert response.status_code == 404 and response.json()["error"]["field"] == "username"

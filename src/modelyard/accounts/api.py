@@ -36,7 +36,10 @@ def set_login_cookies(response: Response, settings: Settings, session_id: str) -
     csrf = new_csrf_token(settings.secret_key)
     common = {"secure": settings.secure_cookies, "samesite": "lax", "path": "/"}
     response.set_cookie(
-        sessions.COOKIE_NAME, session_id, max_age=settings.session_ttl_seconds, httponly=True,
+        sessions.COOKIE_NAME,
+        session_id,
+        max_age=settings.session_ttl_seconds,
+        httponly=True,
         **common,  # type: ignore[arg-type]
     )
     response.set_cookie(sessions.CSRF_COOKIE_NAME, csrf, httponly=False, **common)  # type: ignore[arg-type]
@@ -50,8 +53,13 @@ def clear_login_cookies(response: Response) -> None:
 
 def _token_public(row: TokenRow, username: str) -> TokenPublic:
     return TokenPublic(
-        id=row.id, name=row.name, prefix=row.prefix, username=username,
-        created_at=row.created_at, last_used_at=row.last_used_at, expires_at=row.expires_at,
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        username=username,
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
         revoked_at=row.revoked_at,
     )
 
@@ -62,7 +70,10 @@ def _token_created(row: TokenRow, username: str, secret: str) -> TokenCreated:
 
 @router.post("/auth/login", response_model=LoginResponse, tags=["auth"])
 def login(
-    body: LoginRequest, request: Request, response: Response, session: SessionDep,
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
     settings: SettingsDep,
 ) -> LoginResponse:
     """Sign in with a password; sets the HttpOnly session cookie and a CSRF cookie."""
@@ -86,7 +97,9 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 
 @router.post(
-    "/auth/token", response_model=TokenCreated, status_code=status.HTTP_201_CREATED,
+    "/auth/token",
+    response_model=TokenCreated,
+    status_code=status.HTTP_201_CREATED,
     tags=["auth"],
 )
 def token_login(body: TokenLoginRequest, request: Request, session: SessionDep) -> TokenCreated:

@@ -59,7 +59,11 @@ def create_user(session: Session, actor: Actor, data: UserCreate) -> UserRow:
     )
     session.add(user)
     audit.record(
-        session, "user.created", actor=actor.username, target=data.username, ip=actor.ip,
+        session,
+        "user.created",
+        actor=actor.username,
+        target=data.username,
+        ip=actor.ip,
         is_admin=data.is_admin,
     )
     session.commit()
@@ -128,10 +132,13 @@ def ensure_admin(session: Session, password: str | None) -> str | None:
     if len(password) < 8:
         raise InvalidInputError("MODELYARD_ADMIN_PASSWORD must be at least 8 characters")
     session.add(
-        UserRow(username="admin", display_name="Administrator",
-                password_hash=hash_password(password), is_admin=True)
+        UserRow(
+            username="admin",
+            display_name="Administrator",
+            password_hash=hash_password(password),
+            is_admin=True,
+        )
     )
     audit.record(session, "user.created", actor="system", target="admin", is_admin=True)
     session.commit()
     return generated
-

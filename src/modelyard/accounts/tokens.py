@@ -58,7 +58,11 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> TokenRow:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.record(
-            session, "token.revoked", actor=actor.username, target=row.name, ip=actor.ip,
+            session,
+            "token.revoked",
+            actor=actor.username,
+            target=row.name,
+            ip=actor.ip,
             token_id=row.id,
         )
         session.commit()

@@ -42,7 +42,9 @@ def create_user(
     system = Actor(id=0, username="system", is_admin=True, via="system")
     try:
         with make_session_factory(engine)() as session:
-            data = parse(UserCreate, {"username": username, "password": password, "is_admin": admin})
+            data = parse(
+                UserCreate, {"username": username, "password": password, "is_admin": admin}
+            )
             create(session, system, data)
     except ModelyardError as exc:
         console.print(f"[red]error:[/red] {exc}")

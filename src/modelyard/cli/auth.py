@@ -18,7 +18,8 @@ def login(
     url: Annotated[str, typer.Argument(help="the server, e.g. http://127.0.0.1:8000")],
     username: Annotated[str | None, typer.Option("--username", "-u")] = None,
     password: Annotated[
-        str | None, typer.Option(help="read from $MODELYARD_PASSWORD or asked", envvar="MODELYARD_PASSWORD")
+        str | None,
+        typer.Option(help="read from $MODELYARD_PASSWORD or asked", envvar="MODELYARD_PASSWORD"),
     ] = None,
     token: Annotated[
         str | None, typer.Option(help="use an existing API token instead of a password")
@@ -34,7 +35,11 @@ def login(
             username = username or typer.prompt("Username")
             password = password or typer.prompt("Password", hide_input=True)
             transport = Transport(url, None)
-            body = {"username": username, "password": password, "name": f"cli@{socket.gethostname()}"[:100]}
+            body = {
+                "username": username,
+                "password": password,
+                "name": f"cli@{socket.gethostname()}"[:100],
+            }
             token = str(transport.request("POST", "/api/v1/auth/token", json=body)["token"])
             transport.close()
         with connect(url, token) as client:
@@ -57,7 +62,9 @@ def whoami() -> None:
     try:
         with connect() as client:
             me = client.me()
-            console.print(f"{me['username']} on {client.url}" + (" (admin)" if me["is_admin"] else ""))
+            console.print(
+                f"{me['username']} on {client.url}" + (" (admin)" if me["is_admin"] else "")
+            )
     except ModelyardError as exc:
         where = saved.url if saved else "no server"
         console.print(f"[red]not signed in[/red] ({where}): {exc}")

@@ -54,9 +54,14 @@ def create(
 
 @app.command("add-member")
 def add_member(
-    slug: str, username: str, role: Annotated[str, typer.Option(help="viewer, editor or owner")] = "viewer"
+    slug: str,
+    username: str,
+    role: Annotated[str, typer.Option(help="viewer, editor or owner")] = "viewer",
 ) -> None:
-    """Add a teammate or change their role. Example: `modelyard projects add-member churn newhire --role editor`"""
+    """Add a teammate or change their role.
+
+    Example: `modelyard projects add-member churn newhire --role editor`
+    """
     try:
         with connect() as client:
             member = client.projects.set_member(slug, username, role)

@@ -48,7 +48,9 @@ class Client:
 
 
 def connect(
-    url: str | None = None, token: str | None = None, *,
+    url: str | None = None,
+    token: str | None = None,
+    *,
     transport: httpx.BaseTransport | None = None,
 ) -> Client:
     """Connect to a modelyard server.

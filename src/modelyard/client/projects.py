@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -66,7 +67,9 @@ class Projects:
     def update(
         self, slug: str, *, name: str | None = None, description: str | None = None
     ) -> Project:
-        body = {k: v for k, v in {"name": name, "description": description}.items() if v is not None}
+        body = {
+            k: v for k, v in {"name": name, "description": description}.items() if v is not None
+        }
         return Project.from_json(self._t.request("PATCH", f"/api/v1/projects/{slug}", json=body))
 
     def archive(self, slug: str) -> Project:
@@ -75,7 +78,7 @@ class Projects:
     def unarchive(self, slug: str) -> Project:
         return Project.from_json(self._t.request("POST", f"/api/v1/projects/{slug}/unarchive"))
 
-    def members(self, slug: str) -> list[Member]:
+    def members(self, slug: str) -> builtins.list[Member]:
         data = self._t.request("GET", f"/api/v1/projects/{slug}/members")
         return [Member(**m) for m in data["items"]]
 

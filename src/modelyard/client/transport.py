@@ -11,7 +11,11 @@ from modelyard.errors import ConnectionFailedError, ModelyardError, from_payload
 
 class Transport:
     def __init__(
-        self, url: str, token: str | None, *, timeout: float = 30.0,
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"User-Agent": "modelyard-sdk"}

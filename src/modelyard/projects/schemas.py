@@ -58,7 +58,9 @@ class ProjectPublic(BaseModel):
     description: str
     owners: list[str]
     members: list[MemberPublic]
-    my_role: Role | None = Field(description="the caller's role; null for an admin who is no member")
+    my_role: Role | None = Field(
+        description="the caller's role; null for an admin who is no member"
+    )
     counts: dict[str, int] = Field(description="what the project holds, by kind")
     created_at: datetime
     archived: bool

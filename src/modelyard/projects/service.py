@@ -135,8 +135,13 @@ def set_member(
         membership.role = role.value
     if previous != role.value:
         audit.record(
-            session, "project.member_set", actor=actor.username, target=f"{slug}/{username}",
-            ip=actor.ip, role=role.value, previous=previous,
+            session,
+            "project.member_set",
+            actor=actor.username,
+            target=f"{slug}/{username}",
+            ip=actor.ip,
+            role=role.value,
+            previous=previous,
         )
     session.commit()
     return MemberPublic(username=user.username, display_name=user.display_name, role=role)
@@ -156,15 +161,21 @@ def remove_member(session: Session, actor: Actor, slug: str, username: str) -> N
         _keep_an_owner(session, project, user.id)
     session.delete(membership)
     audit.record(
-        session, "project.member_removed", actor=actor.username, target=f"{slug}/{username}",
-        ip=actor.ip, previous=membership.role,
+        session,
+        "project.member_removed",
+        actor=actor.username,
+        target=f"{slug}/{username}",
+        ip=actor.ip,
+        previous=membership.role,
     )
     session.commit()
 
 
 def _keep_an_owner(session: Session, project: ProjectRow, leaving_user_id: int) -> None:
     others = session.scalar(
-        select(func.count()).select_from(MembershipRow).where(
+        select(func.count())
+        .select_from(MembershipRow)
+        .where(
             MembershipRow.project_id == project.id,
             MembershipRow.role == Role.owner.value,
             MembershipRow.user_id != leaving_user_id,

@@ -20,8 +20,13 @@ router = APIRouter(include_in_schema=False)
 
 
 def tokens_view(
-    request: Request, session: Session, actor: Actor, *, all_users: bool = False,
-    created: str | None = None, error: ModelyardError | None = None,
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    all_users: bool = False,
+    created: str | None = None,
+    error: ModelyardError | None = None,
 ) -> Response:
     context = {
         "tokens": tokens.list_tokens(session, actor, all_users=all_users),

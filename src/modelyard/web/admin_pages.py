@@ -27,8 +27,12 @@ def _require_admin(actor: Actor) -> None:
 
 
 def users_view(
-    request: Request, session: Session, actor: Actor, *,
-    error: ModelyardError | None = None, form: dict[str, str] | None = None,
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    error: ModelyardError | None = None,
+    form: dict[str, str] | None = None,
 ) -> Response:
     _require_admin(actor)
     context = {"users": service.list_users(session, actor), "error": error, "form": form or {}}

@@ -30,8 +30,13 @@ NOTICES = {
 
 
 def overview(
-    request: Request, session: Session, actor: Actor, *, archived: bool = False,
-    error: ModelyardError | None = None, form: dict[str, str] | None = None,
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    archived: bool = False,
+    error: ModelyardError | None = None,
+    form: dict[str, str] | None = None,
 ) -> Response:
     projects = service.describe(
         session, actor, service.list_projects(session, actor, include_archived=archived)
@@ -61,8 +66,13 @@ def create_project_submit(
 
 
 def project_view(
-    request: Request, session: Session, actor: Actor, slug: str, *,
-    error: ModelyardError | None = None, done: str | None = None,
+    request: Request,
+    session: Session,
+    actor: Actor,
+    slug: str,
+    *,
+    error: ModelyardError | None = None,
+    done: str | None = None,
 ) -> Response:
     project = service.get_project(session, actor, slug)
     described = service.describe(session, actor, [project])[0]
@@ -130,7 +140,11 @@ def set_member_submit(
 
 @router.post("/projects/{slug}/members/{username}/remove")
 def remove_member_submit(
-    request: Request, slug: str, username: str, actor: PortalUser, session: SessionDep,
+    request: Request,
+    slug: str,
+    username: str,
+    actor: PortalUser,
+    session: SessionDep,
     form: CheckedForm,
 ) -> Response:
     def action() -> str:

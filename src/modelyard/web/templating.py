@@ -23,7 +23,7 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
 def render_markdown(text: str) -> Markup:
-    return Markup(_markdown.render(text or ""))  # noqa: S704 (markdown-it escaped it)
+    return Markup(_markdown.render(text or ""))
 
 
 def first_line(text: str, limit: int = 180) -> str:
@@ -67,7 +67,11 @@ def render(
     )
     if request.cookies.get(CSRF_COOKIE_NAME) != csrf:
         response.set_cookie(
-            CSRF_COOKIE_NAME, csrf, httponly=False, samesite="lax", path="/",
+            CSRF_COOKIE_NAME,
+            csrf,
+            httponly=False,
+            samesite="lax",
+            path="/",
             secure=request.app.state.settings.secure_cookies,
         )
     response.headers["Cache-Control"] = "no-store"
