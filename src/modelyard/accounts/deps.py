@@ -58,10 +58,14 @@ def current_actor(request: Request, session: SessionDep, settings: SettingsDep) 
     if actor is None:
         raise AuthenticationError("sign in or send 'Authorization: Bearer <token>'")
     unsafe = request.method not in SAFE_METHODS
-    if actor.via == "session" and unsafe and not check_csrf(
-        settings.secret_key,
-        request.cookies.get(sessions.CSRF_COOKIE_NAME),
-        request.headers.get(sessions.CSRF_HEADER),
+    if (
+        actor.via == "session"
+        and unsafe
+        and not check_csrf(
+            settings.secret_key,
+            request.cookies.get(sessions.CSRF_COOKIE_NAME),
+            request.headers.get(sessions.CSRF_HEADER),
+        )
     ):
         raise PermissionDeniedError(
             f"cookie-authenticated writes must repeat the CSRF token in {sessions.CSRF_HEADER}"

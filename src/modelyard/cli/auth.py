@@ -34,14 +34,14 @@ def login(
         if token is None:
             username = username or typer.prompt("Username")
             password = password or typer.prompt("Password", hide_input=True)
+            name = f"cli@{socket.gethostname()}"[:100]
+            body = {"username": username, "password": password, "name": name}
             transport = Transport(url, None)
-            body = {
-                "username": username,
-                "password": password,
-                "name": f"cli@{socket.gethostname()}"[:100],
-            }
-            token = str(transport.request("POST", "/api/v1/auth/token", json=body)["token"])
-            transport.close()
+            try:
+                answer = transport.request("POST", "/api/v1/auth/token", json=body)
+            finally:
+                transport.close()
+            token = str(answer["token"])
         with connect(url, token) as client:
             me = client.me()
     except ModelyardError as exc:

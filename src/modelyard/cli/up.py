@@ -26,7 +26,7 @@ def up(
     from modelyard.errors import ModelyardError
     from modelyard.server import prepare, serve
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     overrides: dict[str, object] = {}
     if home is not None:
         overrides["home"] = home

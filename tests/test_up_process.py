@@ -1,0 +1,92 @@
+"""The README's first command, as a real process: `modelyard up --demo`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from modelyard.demo import DEMO_PASSWORD
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def start(home: Path, database_url: str, port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "MODELYARD_DATABASE_URL": database_url}
+    env.pop("MODELYARD_ADMIN_PASSWORD", None)
+    command = [
+        sys.executable,
+        "-m",
+        "modelyard",
+        "up",
+        "--demo",
+        "--port",
+        str(port),
+        "--home",
+        str(home),
+    ]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"modelyard up exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("modelyard up did not become healthy in time")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    try:
+        output, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"modelyard up did not stop on Ctrl-C:\n{output}") from None
+    return output
+
+
+def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start(tmp_path / "home", database_url, port)
+    try:
+        wait_healthy(url, process)
+        with httpx.Client(base_url=url) as http:
+            login = http.post(
+                "/api/v1/auth/login", json={"username": "newhire", "password": DEMO_PASSWORD}
+            )
+            assert login.status_code == 200, login.text
+            projects = http.get("/api/v1/projects").json()["items"]
+            assert [p["slug"] for p in projects] == ["churn"]
+            assert http.get("/").status_code == 200
+    finally:
+        output = stop(process)
+    assert process.returncode == 0, output
+    assert "password:" in output and "shown only this once" in output
+    assert (tmp_path / "home" / "secret.key").stat().st_mode & 0o777 == 0o600
+
+    again = start(tmp_path / "home", database_url, port)
+    try:
+        wait_healthy(url, again)
+    finally:
+        second_output = stop(again)
+    assert again.returncode == 0
+    assert "shown only this once" not in second_output
