@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -25,6 +27,33 @@ from modelyard.errors import (
 from modelyard.validation import describe_validation
 
 log = logging.getLogger("modelyard")
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error answer of the API."""
+
+    error: ErrorDetail
+
+
+def _described(text: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": text}
+
+
+# Declared on every API router so the OpenAPI document shows the real error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _described("Malformed request (e.g. a body that is not JSON)"),
+    401: _described("No valid credentials"),
+    403: _described("The caller's role does not allow this"),
+    404: _described("Not found, or not visible to the caller"),
+    409: _described("Conflicts with stored data"),
+    422: _described("A field is invalid; `error.field` names it"),
+}
 
 HtmlRenderer = Callable[[Request, ModelyardError], Response]
 MACHINE_PREFIXES = ("/api/", "/serve/", "/git/", "/healthz", "/metrics", "/openapi.json")

@@ -25,8 +25,9 @@ from modelyard.accounts.schemas import (
 )
 from modelyard.accounts.tables import TokenRow
 from modelyard.config import Settings
+from modelyard.http_errors import ERROR_RESPONSES
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from modelyard.accounts.deps import CurrentUser, SessionDep
+from modelyard.http_errors import ERROR_RESPONSES
 from modelyard.projects import service
 from modelyard.projects.schemas import (
     MemberList,
@@ -16,7 +17,7 @@ from modelyard.projects.schemas import (
     ProjectUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
+router = APIRouter(prefix="/api/v1/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=ProjectList)
