@@ -43,7 +43,8 @@ def login_submit(
     try:
         user = service.authenticate_password(session, username, text_field(form, "password"), ip=ip)
     except AuthenticationError:
-        context = {"next": next_path, "error": "Wrong username or password.", "username": username}
+        error = AuthenticationError("Wrong username or password.")
+        context = {"next": next_path, "error": error, "username": username}
         return render(request, "login.html", context, status=401)
     session_id = sessions.start_session(
         session, user, ttl_seconds=settings.session_ttl_seconds, ip=ip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ def render_markdown(text: str) -> Markup:
 
 
 def first_line(text: str, limit: int = 180) -> str:
+    """The first sentence-like line of markdown: headings are titles, not summaries."""
     for line in (text or "").splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            line = re.sub(r"[*_`]+", "", line)
             return line if len(line) <= limit else line[: limit - 1] + "…"
     return ""
 
