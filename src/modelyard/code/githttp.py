@@ -65,7 +65,8 @@ async def _stream_body(request: Request, stdin: asyncio.StreamWriter) -> None:
 
 
 async def _read_cgi_headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
-    status, headers = 200, {}
+    status = 200
+    headers: dict[str, str] = {}
     while True:
         line = (await stdout.readline()).decode("latin-1").rstrip("\r\n")
         if not line:
