@@ -103,7 +103,11 @@ def install(app: FastAPI, render_html: HtmlRenderer | None = None) -> None:
         if exc.status_code == 404:
             return answer(request, NotFoundError(f"nothing at {request.url.path}"))
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        response = error_response(exc.status_code, code, str(exc.detail))
+        message, field = str(exc.detail), None
+        if exc.status_code == 400 and "body" in message:
+            # FastAPI's own parser gave up (nesting too deep, a number too long to read).
+            code, message, field = "invalid_json", "the request body could not be parsed", "body"
+        response = error_response(exc.status_code, code, message, field)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response

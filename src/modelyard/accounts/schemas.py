@@ -3,7 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 Username = Annotated[
     str,
@@ -17,7 +25,8 @@ DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length
 
 class Strict(BaseModel):
     """Request bodies refuse fields they do not know, so a typo is an error, not a no-op,
-    and refuse text no database can store (NUL characters, lone surrogates)."""
+    and refuse text no database can store (NUL characters, lone surrogates). Booleans and
+    integers are StrictBool / StrictInt: "yes" or 1 for a flag is a mistake, not a True."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -47,14 +56,14 @@ class UserCreate(Strict):
     username: Username
     password: Password
     display_name: DisplayName = ""
-    is_admin: bool = False
+    is_admin: StrictBool = False
 
 
 class UserUpdate(Strict):
     display_name: DisplayName | None = None
     password: Password | None = None
-    is_admin: bool | None = None
-    is_active: bool | None = None
+    is_admin: StrictBool | None = None
+    is_active: StrictBool | None = None
 
 
 class UserPublic(BaseModel):
@@ -79,7 +88,7 @@ class LoginResponse(BaseModel):
 
 class TokenCreate(Strict):
     name: TokenName
-    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    expires_in_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
 
 
 class TokenPublic(BaseModel):
