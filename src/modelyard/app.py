@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelyard import __version__, http_errors
 from modelyard.accounts import api as accounts_api
 from modelyard.accounts.schemas import Health
+from modelyard.code import githttp
+from modelyard.code.repos import RepoStore
 from modelyard.config import Settings
 from modelyard.db import make_engine, make_session_factory
 from modelyard.projects import api as projects_api
@@ -78,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.repos = RepoStore(settings.repos_dir, max_push_bytes=settings.git_max_push_bytes)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:
@@ -85,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(accounts_api.router)
     app.include_router(projects_api.router)
+    app.include_router(githttp.router)
     mount_portal(app)
     http_errors.install(app, render_html=render_error)
     app.add_middleware(RequestHygiene)

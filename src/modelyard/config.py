@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     session_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     secure_cookies: bool = False
     base_url: str = "http://127.0.0.1:8000"
+    git_max_push_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
 
     @field_validator("home")
     @classmethod
@@ -43,6 +44,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'modelyard.db'}"
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.home / "repos"
 
     @property
     def storage_dir(self) -> Path:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import tempfile
 from collections.abc import AsyncIterator
+from typing import IO
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
@@ -53,13 +55,43 @@ def _authorize(request: Request, slug: str, write: bool) -> Actor:
     return actor
 
 
-async def _stream_body(request: Request, stdin: asyncio.StreamWriter) -> None:
+async def _spool_push(request: Request, limit: int) -> IO[bytes] | None:
+    """The whole push in a temporary file, or None when it is larger than `limit`.
+
+    git only ever sees a complete push, so an interrupted upload changes nothing, and an
+    oversized one is refused with a message instead of a broken pipe.
+    """
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (handed to git, closed by the caller)
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received <= limit:
+            spool.write(chunk)
+    if received > limit:
+        spool.close()
+        return None
+    spool.seek(0)
+    return spool
+
+
+def _refusal(limit: int) -> Response:
+    """A receive-pack answer holding one side-band error, shown by git as `remote error: ...`."""
+    message = (
+        f"modelyard: this push is larger than the {limit / 1024 / 1024:.1f} MB limit; "
+        "keep data and large files out of git (use datasets and artifacts)\n"
+    ).encode()
+    packet = b"\x03" + message
+    body = f"{len(packet) + 4:04x}".encode() + packet + b"0000"
+    return Response(body, media_type="application/x-git-receive-pack-result")
+
+
+async def _feed(request: Request, stdin: asyncio.StreamWriter) -> None:
     try:
         async for chunk in request.stream():
             stdin.write(chunk)
             await stdin.drain()
     except (BrokenPipeError, ConnectionResetError):
-        pass  # git stopped reading (it refused the push); its answer says why
+        pass  # git stopped reading; its answer says why
     finally:
         stdin.close()
 
@@ -101,7 +133,6 @@ async def git_http(slug: str, path: str, request: Request) -> Response:
         {
             "GIT_PROJECT_ROOT": str(repo.parent),
             "GIT_HTTP_EXPORT_ALL": "1",
-            "GIT_HTTP_MAX_REQUEST_BUFFER": str(store.max_push_bytes),
             "PATH_INFO": f"/{repo.name}/{path}",
             "REQUEST_METHOD": request.method,
             "QUERY_STRING": request.url.query,
@@ -119,16 +150,25 @@ async def git_http(slug: str, path: str, request: Request) -> Response:
     ):
         if header in request.headers:
             env[variable] = request.headers[header]
+    spool = None
+    if request.method == "POST" and path == "git-receive-pack":
+        spool = await _spool_push(request, store.max_push_bytes)
+        if spool is None:
+            return _refusal(store.max_push_bytes)
     process = await asyncio.create_subprocess_exec(
         "git",
         "http-backend",
         env=env,
-        stdin=asyncio.subprocess.PIPE,
+        stdin=spool if spool is not None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    assert process.stdin is not None and process.stdout is not None
-    feeder = asyncio.create_task(_stream_body(request, process.stdin))
+    assert process.stdout is not None
+    feeder = None
+    if spool is not None:
+        spool.close()  # the child holds its own descriptor
+    elif process.stdin is not None:
+        feeder = asyncio.create_task(_feed(request, process.stdin))
     status, headers = await _read_cgi_headers(process.stdout)
     stdout = process.stdout
 
@@ -139,9 +179,10 @@ async def git_http(slug: str, path: str, request: Request) -> Response:
                 yield chunk
             complete = True
         finally:
+            if feeder is not None:
+                feeder.cancel()
             if not complete and process.returncode is None:
-                process.kill()  # the client went away: stop git rather than block on a full pipe
-            feeder.cancel()
+                process.kill()  # the client went away: stop git rather than block on a pipe
             await process.wait()
 
     return StreamingResponse(body(), status_code=status, headers=headers)

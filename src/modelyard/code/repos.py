@@ -69,7 +69,6 @@ class RepoStore:
         settings = {
             "http.receivepack": "true",
             "http.uploadpack": "true",
-            "receive.maxInputSize": str(self.max_push_bytes),
             "receive.denyDeleteCurrent": "true",
             "receive.fsckObjects": "true",
             "core.logAllRefUpdates": "true",
