@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelyard import __version__, http_errors
 from modelyard.accounts import api as accounts_api
 from modelyard.accounts.schemas import Health
+from modelyard.code import api as code_api
 from modelyard.code import githttp
 from modelyard.code.repos import RepoStore
 from modelyard.config import Settings
@@ -88,6 +89,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(accounts_api.router)
     app.include_router(projects_api.router)
+    app.include_router(code_api.router)
     app.include_router(githttp.router)
     mount_portal(app)
     http_errors.install(app, render_html=render_error)

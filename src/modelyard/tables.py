@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from modelyard.accounts.tables import AuditEventRow, SessionRow, TokenRow, UserRow
+from modelyard.code.tables import CodeRefRow
 from modelyard.projects.tables import MembershipRow, ProjectRow
 
-__all__ = ["AuditEventRow", "MembershipRow", "ProjectRow", "SessionRow", "TokenRow", "UserRow"]
+__all__ = [
+    "AuditEventRow",
+    "CodeRefRow",
+    "MembershipRow",
+    "ProjectRow",
+    "SessionRow",
+    "TokenRow",
+    "UserRow",
+]

@@ -51,3 +51,40 @@ def project_team(people: Callable[..., Person]) -> dict[str, Person]:
     for name in ("editor", "viewer"):
         team["owner"].client.put(f"/api/v1/projects/churn/members/{name}", json={"role": name})
     return team
+
+
+def seed_repo(
+    bare: Path,
+    files: dict[str, str | bytes],
+    message: str,
+    *,
+    author: str = "Test Author",
+    symlinks: dict[str, str] | None = None,
+) -> str:
+    """Commit `files` onto main of a bare repository (through a scratch clone); answer the sha."""
+    scratch = bare.parent / f".scratch-{bare.stem}"
+    if not scratch.exists():
+        git(bare.parent, "clone", "-q", str(bare), str(scratch))
+    for name, content in files.items():
+        target = scratch / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+    for name, pointee in (symlinks or {}).items():
+        (scratch / name).symlink_to(pointee)
+    git(scratch, "add", "-A")
+    git(
+        scratch,
+        "-c",
+        f"user.name={author}",
+        "commit",
+        "-q",
+        "--author",
+        f"{author} <a@example.com>",
+        "-m",
+        message,
+    )
+    git(scratch, "push", "-q", "origin", "HEAD:main")
+    return git(scratch, "rev-parse", "HEAD").stdout.strip()

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.responses import Response
+
+from modelyard.accounts.deps import CurrentUser, SessionDep, SettingsDep
+from modelyard.code import service
+from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
+from modelyard.code.schemas import (
+    CodeRefList,
+    CommitDetail,
+    CommitList,
+    FilePublic,
+    RefsPublic,
+    SearchResults,
+    TreePublic,
+)
+from modelyard.http_errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1", tags=["code"], responses=ERROR_RESPONSES)
+
+Rev = Annotated[str, Query(min_length=1, max_length=250, description="branch, tag or commit")]
+RepoPath = Annotated[str, Query(max_length=1000, description="path inside the repository")]
+
+
+def _store(request: Request) -> RepoStore:
+    store: RepoStore = request.app.state.repos
+    return store
+
+
+@router.get("/projects/{project}/code/refs", response_model=RefsPublic)
+def get_refs(
+    project: str, request: Request, actor: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> RefsPublic:
+    """Branches and tags, and the URL to `git clone` (username + API token)."""
+    return service.refs(session, actor, _store(request), project, settings.base_url)
+
+
+@router.get("/projects/{project}/code/tree", response_model=TreePublic)
+def get_tree(
+    project: str,
+    request: Request,
+    actor: CurrentUser,
+    session: SessionDep,
+    rev: Rev = DEFAULT_BRANCH,
+    path: RepoPath = "",
+) -> TreePublic:
+    return service.tree(session, actor, _store(request), project, rev, path)
+
+
+@router.get("/projects/{project}/code/file", response_model=FilePublic)
+def get_file(
+    project: str,
+    request: Request,
+    actor: CurrentUser,
+    session: SessionDep,
+    path: Annotated[str, Query(min_length=1, max_length=1000)],
+    rev: Rev = DEFAULT_BRANCH,
+) -> FilePublic:
+    """A file's text; binary and very large files come back with `text: null` and a flag."""
+    return service.file(session, actor, _store(request), project, rev, path)
+
+
+@router.get("/projects/{project}/code/raw", response_class=Response)
+def get_raw(
+    project: str,
+    request: Request,
+    actor: CurrentUser,
+    session: SessionDep,
+    path: Annotated[str, Query(min_length=1, max_length=1000)],
+    rev: Rev = DEFAULT_BRANCH,
+) -> Response:
+    data = service.raw_file(session, actor, _store(request), project, rev, path)
+    filename = path.rsplit("/", 1)[-1].replace('"', "")
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/projects/{project}/code/commits", response_model=CommitList)
+def list_commits(
+    project: str,
+    request: Request,
+    actor: CurrentUser,
+    session: SessionDep,
+    rev: Rev = DEFAULT_BRANCH,
+    path: RepoPath = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    skip: Annotated[int, Query(ge=0, le=10**6)] = 0,
+) -> CommitList:
+    items = service.history(
+        session, actor, _store(request), project, rev, path=path, limit=limit, skip=skip
+    )
+    return CommitList(items=items)
+
+
+@router.get("/projects/{project}/code/commits/{sha}", response_model=CommitDetail)
+def get_commit(
+    project: str,
+    request: Request,
+    actor: CurrentUser,
+    session: SessionDep,
+    sha: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[0-9a-fA-F]+$")],
+) -> CommitDetail:
+    return service.commit(session, actor, _store(request), project, sha)
+
+
+@router.get("/projects/{project}/code/live", response_model=CodeRefList)
+def list_live_code(project: str, actor: CurrentUser, session: SessionDep) -> CodeRefList:
+    """Which commit each run, model version and endpoint variant was built from."""
+    return CodeRefList(items=service.list_code_refs(session, actor, project))
+
+
+@router.get("/code/search", response_model=SearchResults)
+def search_code(
+    request: Request,
+    actor: CurrentUser,
+    session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    regex: bool = False,
+    ignore_case: bool = True,
+    limit: Annotated[int, Query(ge=1, le=1000)] = service.SEARCH_LIMIT,
+) -> SearchResults:
+    """Find text (or a regular expression) in every repository you can see."""
+    return service.search_code(
+        session, actor, _store(request), q, regex=regex, ignore_case=ignore_case, limit=limit
+    )

@@ -1,0 +1,212 @@
+"""Code capability: permission-checked access to each project's repository."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from modelyard.accounts.actors import Actor
+from modelyard.code import browse, search
+from modelyard.code.gitcmd import resolve_commit
+from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
+from modelyard.code.schemas import (
+    CodeRefPublic,
+    CommitDetail,
+    CommitPublic,
+    FileDiffPublic,
+    FilePublic,
+    RefsPublic,
+    SearchHitPublic,
+    SearchResults,
+    TreeEntryPublic,
+    TreePublic,
+)
+from modelyard.code.tables import CodeRefRow
+from modelyard.errors import NotFoundError
+from modelyard.projects.schemas import Role
+from modelyard.projects.service import get_project, list_projects
+from modelyard.projects.tables import ProjectRow
+
+SEARCH_LIMIT = 200
+
+
+def open_repo(
+    session: Session, actor: Actor, store: RepoStore, slug: str, *, min_role: Role = Role.viewer
+) -> tuple[ProjectRow, Path]:
+    project = get_project(session, actor, slug, min_role=min_role)
+    return project, store.ensure(project.slug)
+
+
+def _require_content(store: RepoStore, slug: str) -> None:
+    if store.is_empty(slug):
+        raise NotFoundError(
+            f"the repository of {slug!r} is empty: push to it, or start it with `modelyard init`",
+            field="rev",
+        )
+
+
+def refs(session: Session, actor: Actor, store: RepoStore, slug: str, base_url: str) -> RefsPublic:
+    _, repo = open_repo(session, actor, store, slug)
+    listed = browse.list_refs(repo)
+    return RefsPublic(
+        default_branch=DEFAULT_BRANCH,
+        empty=store.is_empty(slug),
+        branches=listed["branches"],
+        tags=listed["tags"],
+        clone_url=f"{base_url.rstrip('/')}/git/{slug}.git",
+    )
+
+
+def tree(
+    session: Session, actor: Actor, store: RepoStore, slug: str, rev: str, path: str
+) -> TreePublic:
+    _, repo = open_repo(session, actor, store, slug)
+    _require_content(store, slug)
+    entries = browse.list_tree(repo, rev, path)
+    return TreePublic(
+        rev=rev,
+        commit=resolve_commit(repo, rev),
+        path=browse.clean_path(path),
+        entries=[TreeEntryPublic(**asdict(e)) for e in entries],
+    )
+
+
+def file(
+    session: Session, actor: Actor, store: RepoStore, slug: str, rev: str, path: str
+) -> FilePublic:
+    _, repo = open_repo(session, actor, store, slug)
+    _require_content(store, slug)
+    content = browse.read_file(repo, rev, path)
+    return FilePublic(rev=rev, commit=resolve_commit(repo, rev), **asdict(content))
+
+
+def raw_file(
+    session: Session, actor: Actor, store: RepoStore, slug: str, rev: str, path: str
+) -> bytes:
+    _, repo = open_repo(session, actor, store, slug)
+    _require_content(store, slug)
+    return browse.read_raw(repo, rev, path)
+
+
+def history(
+    session: Session,
+    actor: Actor,
+    store: RepoStore,
+    slug: str,
+    rev: str,
+    *,
+    path: str = "",
+    limit: int = 50,
+    skip: int = 0,
+) -> list[CommitPublic]:
+    _, repo = open_repo(session, actor, store, slug)
+    _require_content(store, slug)
+    return [
+        CommitPublic(**asdict(c)) for c in browse.log(repo, rev, path=path, limit=limit, skip=skip)
+    ]
+
+
+def commit(session: Session, actor: Actor, store: RepoStore, slug: str, sha: str) -> CommitDetail:
+    _, repo = open_repo(session, actor, store, slug)
+    _require_content(store, slug)
+    found, diffs, truncated = browse.show_commit(repo, sha)
+    return CommitDetail(
+        commit=CommitPublic(**asdict(found)),
+        files=[FileDiffPublic(**asdict(d)) for d in diffs],
+        truncated=truncated,
+    )
+
+
+def readme(session: Session, actor: Actor, store: RepoStore, slug: str) -> str | None:
+    """The README at the default branch, if the repository has one."""
+    _, repo = open_repo(session, actor, store, slug)
+    if store.is_empty(slug):
+        return None
+    for name in ("README.md", "README.markdown", "README.txt", "README"):
+        try:
+            content = browse.read_file(repo, DEFAULT_BRANCH, name)
+        except NotFoundError:
+            continue
+        return content.text
+    return None
+
+
+def search_code(
+    session: Session,
+    actor: Actor,
+    store: RepoStore,
+    query: str,
+    *,
+    regex: bool = False,
+    ignore_case: bool = True,
+    limit: int = SEARCH_LIMIT,
+) -> SearchResults:
+    """Lines matching `query` at the default branch of every project the actor can see."""
+    pattern = search.check_pattern(query, regex=regex)
+    hits: list[search.SearchHit] = []
+    searched = 0
+    for project in list_projects(session, actor):
+        if len(hits) >= limit or store.is_empty(project.slug):
+            continue
+        searched += 1
+        hits += search.grep(
+            store.ensure(project.slug),
+            project.slug,
+            pattern,
+            regex=regex,
+            ignore_case=ignore_case,
+            rev=DEFAULT_BRANCH,
+            limit=limit - len(hits),
+        )
+    return SearchResults(
+        query=pattern,
+        regex=regex,
+        projects_searched=searched,
+        items=[SearchHitPublic(**asdict(h)) for h in hits],
+    )
+
+
+def record_code_ref(
+    session: Session,
+    project: ProjectRow,
+    *,
+    kind: str,
+    object_id: str,
+    commit: str,
+    label: str = "",
+    ref: str = "",
+    live: bool = True,
+) -> CodeRefRow:
+    """Mark that `kind` `object_id` runs the project's code at `commit` (later capabilities call
+    this when they create a run, a model version or an endpoint variant)."""
+    row = session.scalars(
+        select(CodeRefRow).where(CodeRefRow.kind == kind, CodeRefRow.object_id == object_id)
+    ).first()
+    if row is None:
+        row = CodeRefRow(project_id=project.id, kind=kind, object_id=object_id, commit=commit)
+        session.add(row)
+    row.commit, row.label, row.ref, row.live = commit, label, ref, live
+    session.commit()
+    return row
+
+
+def list_code_refs(session: Session, actor: Actor, slug: str) -> list[CodeRefPublic]:
+    project = get_project(session, actor, slug)
+    rows = session.scalars(
+        select(CodeRefRow).where(CodeRefRow.project_id == project.id).order_by(CodeRefRow.id.desc())
+    ).all()
+    return [
+        CodeRefPublic(
+            kind=r.kind,
+            object_id=r.object_id,
+            label=r.label,
+            commit=r.commit,
+            ref=r.ref,
+            live=r.live,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
