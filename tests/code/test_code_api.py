@@ -52,7 +52,7 @@ def test_tree_file_history_and_diff(project_team: dict[str, Person], repo: dict[
         "big.txt": "file",
         "passwd": "symlink",
     }
-    assert [e["name"] for e in root["entries"]][0] == "src"  # folders first
+    assert root["entries"][0]["name"] == "src"  # folders first
 
     at_first = viewer.get(
         f"{CODE}/file", params={"path": "src/train.py", "rev": repo["first"][:10]}
