@@ -27,7 +27,7 @@ SHARED = {"config", "errors", "db", "validation"}
 def _modules() -> list[tuple[str, Path]]:
     found = []
     for path in sorted(SRC.rglob("*.py")):
-        if "migrations" in path.parts:
+        if "migrations" in path.parts or "templates" in path.parts:
             continue
         relative = path.relative_to(SRC).with_suffix("")
         parts = [p for p in relative.parts if p != "__init__"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import admin, auth, projects, up
+from modelyard.cli import admin, auth, code, projects, up
 
 app = typer.Typer(
     name="modelyard",
@@ -17,5 +17,8 @@ app.command("up")(up.up)
 app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
+app.command("init")(code.init)
+app.command("push")(code.push)
+app.command("git-credential", hidden=True)(code.git_credential)
 app.add_typer(projects.app, name="projects")
 app.add_typer(admin.app, name="admin")

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from modelyard.client.code import Code
 from modelyard.client.config_file import load_login
 from modelyard.client.projects import Member, Project, Projects
 from modelyard.client.transport import Transport
@@ -24,6 +25,7 @@ class Client:
         self._transport = Transport(url, token, transport=transport)
         self.url = self._transport.url
         self.projects = Projects(self._transport)
+        self.code = Code(self._transport)
 
     def me(self) -> dict[str, Any]:
         """The signed-in user, as the server sees them."""

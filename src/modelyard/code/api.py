@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from modelyard.accounts.deps import CurrentUser, SessionDep, SettingsDep
-from modelyard.code import service
+from modelyard.code import scaffold, service
 from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
 from modelyard.code.schemas import (
     CodeRefList,
@@ -15,6 +15,8 @@ from modelyard.code.schemas import (
     FilePublic,
     RefsPublic,
     SearchResults,
+    TemplateFiles,
+    TemplateList,
     TreePublic,
 )
 from modelyard.http_errors import ERROR_RESPONSES
@@ -129,3 +131,22 @@ def search_code(
     return service.search_code(
         session, actor, _store(request), q, regex=regex, ignore_case=ignore_case, limit=limit
     )
+
+
+@router.get("/code/templates", response_model=TemplateList)
+def list_templates(actor: CurrentUser) -> TemplateList:
+    """Starter projects `modelyard init --template NAME` can create."""
+    return TemplateList(items=scaffold.list_templates())
+
+
+@router.get("/code/templates/{name}", response_model=TemplateFiles)
+def get_template(
+    name: str,
+    actor: CurrentUser,
+    project: Annotated[
+        str, Query(max_length=63, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+    ],
+    display_name: Annotated[str, Query(max_length=200)] = "",
+) -> TemplateFiles:
+    files = scaffold.render_template(name, project=project, display_name=display_name or project)
+    return TemplateFiles(name=name, files=files)

@@ -92,3 +92,12 @@ class CodeRefPublic(BaseModel):
 
 class CodeRefList(BaseModel):
     items: list[CodeRefPublic]
+
+
+class TemplateList(BaseModel):
+    items: list[str]
+
+
+class TemplateFiles(BaseModel):
+    name: str
+    files: dict[str, str]

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from modelyard.accounts.sessions import COOKIE_NAME
 from modelyard.errors import AuthenticationError, ModelyardError
-from modelyard.web import account_pages, admin_pages, auth_pages, project_pages
+from modelyard.web import account_pages, admin_pages, auth_pages, code_pages, project_pages
 from modelyard.web.templating import make_templates, render
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -32,5 +32,5 @@ def render_error(request: Request, error: ModelyardError) -> Response:
 def mount_portal(app: FastAPI) -> None:
     app.state.templates = make_templates()
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth_pages, project_pages, account_pages, admin_pages):
+    for module in (auth_pages, project_pages, code_pages, account_pages, admin_pages):
         app.include_router(module.router)

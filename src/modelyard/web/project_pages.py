@@ -10,6 +10,7 @@ from starlette.responses import Response
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.deps import SessionDep
 from modelyard.accounts.service import list_users
+from modelyard.code import service as code_service
 from modelyard.errors import ModelyardError
 from modelyard.projects import service
 from modelyard.projects.schemas import MemberSet, ProjectCreate, ProjectUpdate, Role
@@ -81,8 +82,12 @@ def project_view(
     can_manage = actor.is_admin or role == Role.owner
     member_names = {m.username for m in described.members}
     candidates = [u.username for u in list_users(session, actor) if u.username not in member_names]
+    store = request.app.state.repos
     context = {
         "project": described,
+        "tab": "about",
+        "readme": code_service.readme(session, actor, store, slug),
+        "live_code": code_service.list_code_refs(session, actor, slug)[:10],
         "can_edit": can_edit and not described.archived,
         "can_manage": can_manage,
         "roles": [r.value for r in Role],
