@@ -12,6 +12,9 @@ from modelyard.accounts.actors import Actor
 from modelyard.accounts.schemas import UserCreate
 from modelyard.accounts.service import create_user, find_user
 from modelyard.accounts.tables import UserRow
+from modelyard.code.repos import RepoStore
+from modelyard.code.scaffold import render_template
+from modelyard.code.seeding import commit_files
 from modelyard.projects import service as projects
 from modelyard.projects.schemas import ProjectCreate, Role
 from modelyard.projects.tables import ProjectRow
@@ -35,7 +38,51 @@ Predicts which subscribers are about to cancel, so the retention team can call t
 )
 
 
-def load_demo(factory: sessionmaker[Session], password: str = DEMO_PASSWORD) -> None:
+def seed_code(store: RepoStore) -> None:
+    """The demo project's repository: the online template plus a few commits by the team."""
+    if not store.is_empty(DEMO_PROJECT.slug):
+        return
+    bare = store.ensure(DEMO_PROJECT.slug)
+    files = render_template(
+        "online-classifier", project=DEMO_PROJECT.slug, display_name=DEMO_PROJECT.name
+    )
+    commit_files(
+        bare,
+        files,
+        author="Maya Mentor",
+        email="mentor@modelyard.demo",
+        message="Start from the online-classifier template",
+        date="2026-11-02T09:00:00Z",
+    )
+    readme = files["README.md"] + (
+        "\n## Notes from the team\n\n- Nico: the `customers` data has ~25% churners; accuracy "
+        "alone flatters the model, so watch ROC AUC too.\n"
+    )
+    commit_files(
+        bare,
+        {"README.md": readme},
+        author="Nico Newhire",
+        email="newhire@modelyard.demo",
+        message="Note which metric to watch",
+        date="2026-11-03T14:30:00Z",
+    )
+    notes = (
+        "# Ideas to try\n\n1. Add `support_calls` per month of tenure as a feature.\n"
+        "2. Compare against the batch (scikit-learn) baseline.\n"
+    )
+    commit_files(
+        bare,
+        {"IDEAS.md": notes},
+        author="Maya Mentor",
+        email="mentor@modelyard.demo",
+        message="List the next experiments",
+        date="2026-11-04T10:15:00Z",
+    )
+
+
+def load_demo(
+    factory: sessionmaker[Session], store: RepoStore, password: str = DEMO_PASSWORD
+) -> None:
     with factory() as session:
         admin = session.scalars(
             select(UserRow).where(UserRow.is_admin).order_by(UserRow.id)
@@ -55,3 +102,4 @@ def load_demo(factory: sessionmaker[Session], password: str = DEMO_PASSWORD) -> 
             mentor = Actor.of(find_user(session, "mentor") or admin, "system")
             projects.create_project(session, mentor, DEMO_PROJECT)
             projects.set_member(session, mentor, DEMO_PROJECT.slug, "newhire", Role.editor)
+    seed_code(store)

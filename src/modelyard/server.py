@@ -9,6 +9,7 @@ import uvicorn
 
 from modelyard.accounts.service import ensure_admin
 from modelyard.app import create_app
+from modelyard.code.repos import RepoStore
 from modelyard.config import Settings
 from modelyard.db import make_engine, make_session_factory, migrate
 from modelyard.demo import load_demo
@@ -31,7 +32,9 @@ def prepare(settings: Settings) -> Prepared:
         with factory() as session:
             generated = ensure_admin(session, settings.admin_password or None)
         if settings.demo:
-            load_demo(factory)
+            load_demo(
+                factory, RepoStore(settings.repos_dir, max_push_bytes=settings.git_max_push_bytes)
+            )
     finally:
         engine.dispose()
     return Prepared(settings, generated)

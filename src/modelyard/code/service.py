@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.accounts.actors import Actor
 from modelyard.code import browse, search
-from modelyard.code.gitcmd import resolve_commit
+from modelyard.code.gitcmd import resolve_commit, run_git
 from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
 from modelyard.code.schemas import (
     CodeRefPublic,
@@ -118,6 +118,13 @@ def commit(session: Session, actor: Actor, store: RepoStore, slug: str, sha: str
         files=[FileDiffPublic(**asdict(d)) for d in diffs],
         truncated=truncated,
     )
+
+
+def commit_count(store: RepoStore, slug: str) -> int:
+    """Commits on the default branch (0 for an empty repository); callers check access."""
+    repo = store.ensure(slug)
+    result = run_git(repo, ["rev-list", "--count", DEFAULT_BRANCH], ok_codes=(0, 128))
+    return int(result.stdout) if result.returncode == 0 else 0
 
 
 def readme(session: Session, actor: Actor, store: RepoStore, slug: str) -> str | None:

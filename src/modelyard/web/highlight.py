@@ -9,7 +9,7 @@ from pygments.lexers import TextLexer, get_lexer_for_filename
 from pygments.util import ClassNotFound
 
 _FORMATTER = HtmlFormatter(
-    linenos="table", lineanchors="L", anchorlinenos=True, cssclass="highlight", wrapcode=True
+    linenos="inline", lineanchors="L", anchorlinenos=True, cssclass="highlight"
 )
 
 

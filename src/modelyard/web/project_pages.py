@@ -13,7 +13,7 @@ from modelyard.accounts.service import list_users
 from modelyard.code import service as code_service
 from modelyard.errors import ModelyardError
 from modelyard.projects import service
-from modelyard.projects.schemas import MemberSet, ProjectCreate, ProjectUpdate, Role
+from modelyard.projects.schemas import MemberSet, ProjectCreate, ProjectPublic, ProjectUpdate, Role
 from modelyard.web.deps import CheckedForm, PortalUser, text_field
 from modelyard.web.forms import parse
 from modelyard.web.templating import render
@@ -30,6 +30,13 @@ NOTICES = {
 }
 
 
+def with_code_counts(request: Request, projects: list[ProjectPublic]) -> list[ProjectPublic]:
+    """Add what the project's repository holds to the counts the overview shows."""
+    for project in projects:
+        project.counts["commits"] = code_service.commit_count(request.app.state.repos, project.slug)
+    return projects
+
+
 def overview(
     request: Request,
     session: Session,
@@ -39,8 +46,11 @@ def overview(
     error: ModelyardError | None = None,
     form: dict[str, str] | None = None,
 ) -> Response:
-    projects = service.describe(
-        session, actor, service.list_projects(session, actor, include_archived=archived)
+    projects = with_code_counts(
+        request,
+        service.describe(
+            session, actor, service.list_projects(session, actor, include_archived=archived)
+        ),
     )
     context = {"projects": projects, "show_archived": archived, "error": error, "form": form or {}}
     return render(request, "overview.html", context, status=error.status_code if error else 200)
@@ -76,7 +86,7 @@ def project_view(
     done: str | None = None,
 ) -> Response:
     project = service.get_project(session, actor, slug)
-    described = service.describe(session, actor, [project])[0]
+    described = with_code_counts(request, service.describe(session, actor, [project]))[0]
     role = described.my_role
     can_edit = actor.is_admin or (role is not None and role.rank >= Role.editor.rank)
     can_manage = actor.is_admin or role == Role.owner

@@ -20,7 +20,9 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 # Raw HTML in markdown is escaped, and markdown-it refuses javascript:, vbscript:, file: and
 # data: links, so text users write can never carry a script into a page.
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
+    ["table", "strikethrough"]
+)
 
 
 def render_markdown(text: str) -> Markup:
