@@ -191,7 +191,7 @@ def test_live_markers_list_what_runs_which_commit(
     project = db.query(ProjectRow).filter_by(slug="churn").one()
     record_code_ref(
         db,
-        project,
+        project.id,
         kind="variant",
         object_id="churn/a",
         commit=repo["second"],

@@ -28,16 +28,16 @@ from modelyard.code.tables import CodeRefRow
 from modelyard.errors import NotFoundError
 from modelyard.projects.schemas import Role
 from modelyard.projects.service import get_project, list_projects
-from modelyard.projects.tables import ProjectRow
 
 SEARCH_LIMIT = 200
 
 
 def open_repo(
     session: Session, actor: Actor, store: RepoStore, slug: str, *, min_role: Role = Role.viewer
-) -> tuple[ProjectRow, Path]:
+) -> Path:
+    """The project's repository, if the actor holds `min_role` on the project."""
     project = get_project(session, actor, slug, min_role=min_role)
-    return project, store.ensure(project.slug)
+    return store.ensure(project.slug)
 
 
 def _require_content(store: RepoStore, slug: str) -> None:
@@ -49,7 +49,7 @@ def _require_content(store: RepoStore, slug: str) -> None:
 
 
 def refs(session: Session, actor: Actor, store: RepoStore, slug: str, base_url: str) -> RefsPublic:
-    _, repo = open_repo(session, actor, store, slug)
+    repo = open_repo(session, actor, store, slug)
     listed = browse.list_refs(repo)
     return RefsPublic(
         default_branch=DEFAULT_BRANCH,
@@ -63,7 +63,7 @@ def refs(session: Session, actor: Actor, store: RepoStore, slug: str, base_url: 
 def tree(
     session: Session, actor: Actor, store: RepoStore, slug: str, rev: str, path: str
 ) -> TreePublic:
-    _, repo = open_repo(session, actor, store, slug)
+    repo = open_repo(session, actor, store, slug)
     _require_content(store, slug)
     entries = browse.list_tree(repo, rev, path)
     return TreePublic(
@@ -77,7 +77,7 @@ def tree(
 def file(
     session: Session, actor: Actor, store: RepoStore, slug: str, rev: str, path: str
 ) -> FilePublic:
-    _, repo = open_repo(session, actor, store, slug)
+    repo = open_repo(session, actor, store, slug)
     _require_content(store, slug)
     content = browse.read_file(repo, rev, path)
     return FilePublic(rev=rev, commit=resolve_commit(repo, rev), **asdict(content))
@@ -86,7 +86,7 @@ def file(
 def raw_file(
     session: Session, actor: Actor, store: RepoStore, slug: str, rev: str, path: str
 ) -> bytes:
-    _, repo = open_repo(session, actor, store, slug)
+    repo = open_repo(session, actor, store, slug)
     _require_content(store, slug)
     return browse.read_raw(repo, rev, path)
 
@@ -102,7 +102,7 @@ def history(
     limit: int = 50,
     skip: int = 0,
 ) -> list[CommitPublic]:
-    _, repo = open_repo(session, actor, store, slug)
+    repo = open_repo(session, actor, store, slug)
     _require_content(store, slug)
     return [
         CommitPublic(**asdict(c)) for c in browse.log(repo, rev, path=path, limit=limit, skip=skip)
@@ -110,7 +110,7 @@ def history(
 
 
 def commit(session: Session, actor: Actor, store: RepoStore, slug: str, sha: str) -> CommitDetail:
-    _, repo = open_repo(session, actor, store, slug)
+    repo = open_repo(session, actor, store, slug)
     _require_content(store, slug)
     found, diffs, truncated = browse.show_commit(repo, sha)
     return CommitDetail(
@@ -129,7 +129,7 @@ def commit_count(store: RepoStore, slug: str) -> int:
 
 def readme(session: Session, actor: Actor, store: RepoStore, slug: str) -> str | None:
     """The README at the default branch, if the repository has one."""
-    _, repo = open_repo(session, actor, store, slug)
+    repo = open_repo(session, actor, store, slug)
     if store.is_empty(slug):
         return None
     for name in ("README.md", "README.markdown", "README.txt", "README"):
@@ -178,7 +178,7 @@ def search_code(
 
 def record_code_ref(
     session: Session,
-    project: ProjectRow,
+    project_id: int,
     *,
     kind: str,
     object_id: str,
@@ -193,7 +193,7 @@ def record_code_ref(
         select(CodeRefRow).where(CodeRefRow.kind == kind, CodeRefRow.object_id == object_id)
     ).first()
     if row is None:
-        row = CodeRefRow(project_id=project.id, kind=kind, object_id=object_id, commit=commit)
+        row = CodeRefRow(project_id=project_id, kind=kind, object_id=object_id, commit=commit)
         session.add(row)
     row.commit, row.label, row.ref, row.live = commit, label, ref, live
     session.commit()
