@@ -77,6 +77,10 @@ def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> 
             projects = http.get("/api/v1/projects").json()["items"]
             assert [p["slug"] for p in projects] == ["churn"]
             assert http.get("/").status_code == 200
+            commits = http.get("/api/v1/projects/churn/code/commits").json()["items"]
+            assert {c["author"] for c in commits} == {"Maya Mentor", "Nico Newhire"}
+            tree = http.get("/api/v1/projects/churn/code/tree").json()["entries"]
+            assert {"train.py", "predict.py"} <= {e["name"] for e in tree}
     finally:
         output = stop(process)
     assert process.returncode == 0, output

@@ -69,10 +69,15 @@ def init(
         with connect() as client:
             with console.status("Preparing the project on the server…"):
                 try:
-                    project = client.projects.get(name)
+                    display_name = client.projects.get(name).name
                 except NotFoundError:
-                    project = client.projects.create(name, title or name)
-                files = client.code.template(template, project=name, display_name=project.name)
+                    display_name = ""
+                # Fetch the template before creating anything, so a typo creates no project.
+                files = client.code.template(
+                    template, project=name, display_name=title or display_name or name
+                )
+                if not display_name:
+                    client.projects.create(name, title or name)
                 refs = client.code.refs(name)
             me = client.me()["username"]
             server = client.url

@@ -1,0 +1,86 @@
+"""`modelyard init` then `modelyard push` from a temporary folder, end to end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from modelyard.cli.main import app
+from tests.code.conftest import git
+from tests.conftest import LiveServer, Person
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "config.json"
+    monkeypatch.setenv("MODELYARD_CONFIG", str(path))
+    monkeypatch.delenv("MODELYARD_URL", raising=False)
+    monkeypatch.delenv("MODELYARD_TOKEN", raising=False)
+    for variable in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv(
+        "GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig")
+    )  # no identity: like a new hire
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    return path
+
+
+def test_init_scaffolds_commits_and_pushes_then_push_sends_changes(
+    live_server: LiveServer, people: Callable[..., Person], tmp_path: Path
+) -> None:
+    alice = people("alice")
+    assert runner.invoke(app, ["login", live_server.url, "--token", alice.token]).exit_code == 0
+    folder = tmp_path / "churn"
+    result = runner.invoke(
+        app, ["init", "churn", "--template", "online-classifier", "--dir", str(folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert {"README.md", "train.py", "predict.py", "requirements.txt", "modelyard.yaml"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert alice.token not in (folder / ".git" / "config").read_text()
+
+    tree = alice.client.get("/api/v1/projects/churn/code/tree").json()
+    assert "predict.py" in {e["name"] for e in tree["entries"]}
+    first = alice.client.get("/api/v1/projects/churn/code/commits").json()["items"]
+    assert [(c["subject"], c["author"]) for c in first] == [
+        ("Start from the online-classifier template", "alice")
+    ]
+
+    (folder / "train.py").write_text((folder / "train.py").read_text() + "\n# tuned by alice\n")
+    pushed = runner.invoke(app, ["push", "-m", "Tune the learning rate", "--dir", str(folder)])
+    assert pushed.exit_code == 0, pushed.output
+    commits = alice.client.get("/api/v1/projects/churn/code/commits").json()["items"]
+    assert commits[0]["subject"] == "Tune the learning rate"
+    text = alice.client.get("/api/v1/projects/churn/code/file", params={"path": "train.py"}).json()
+    assert text["text"].endswith("# tuned by alice\n")
+
+    nothing = runner.invoke(app, ["push", "--dir", str(folder)])
+    assert nothing.exit_code == 0 and "nothing new to commit" in nothing.output
+    assert git(folder, "status", "--porcelain").stdout == ""
+
+
+def test_init_refuses_a_project_that_already_has_code(
+    live_server: LiveServer, people: Callable[..., Person], tmp_path: Path
+) -> None:
+    alice = people("alice")
+    runner.invoke(app, ["login", live_server.url, "--token", alice.token])
+    assert runner.invoke(app, ["init", "churn", "--dir", str(tmp_path / "a")]).exit_code == 0
+    again = runner.invoke(app, ["init", "churn", "--dir", str(tmp_path / "b")])
+    assert again.exit_code == 1 and "already has code" in again.output
+    unknown = runner.invoke(
+        app, ["init", "other", "--template", "nope", "--dir", str(tmp_path / "c")]
+    )
+    assert unknown.exit_code == 1 and "field: template" in unknown.output
+    assert alice.client.get("/api/v1/projects/other").status_code == 404
