@@ -38,16 +38,19 @@ def check_pattern(query: str, *, regex: bool) -> str:
 
 def grep(
     repo: Path, project: str, query: str, *, regex: bool, ignore_case: bool, rev: str, limit: int
-) -> list[SearchHit]:
-    """Lines matching `query` in text files at `rev` (binary files are skipped)."""
+) -> list[SearchHit] | None:
+    """Lines matching `query` in text files at `rev` (binary files are skipped); None when the
+    repository has no `rev` yet (nothing was pushed)."""
     args = ["grep", "-I", "-n", "--no-color", "-z", f"--max-count={limit}"]
     args.append("-P" if regex else "-F")  # Perl-compatible: the syntax Python users know
     if ignore_case:
         args.append("-i")
     args += ["-e", query, rev, "--"]
     result = run_git(repo, args, ok_codes=(0, 1, 128), timeout=20)
-    if result.returncode != 0:
-        return []  # 1: nothing found; 128: empty repository
+    if result.returncode == 128:
+        return None
+    if result.returncode == 1:
+        return []
     hits = []
     for line in result.stdout.decode(errors="replace").splitlines():
         parts = line.split("\x00", 2)

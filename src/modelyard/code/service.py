@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from modelyard.projects.schemas import Role
 from modelyard.projects.service import get_project, list_projects
 
 SEARCH_LIMIT = 200
+SEARCH_WORKERS = 4
 
 
 def open_repo(
@@ -153,25 +155,27 @@ def search_code(
 ) -> SearchResults:
     """Lines matching `query` at the default branch of every project the actor can see."""
     pattern = search.check_pattern(query, regex=regex)
-    hits: list[search.SearchHit] = []
-    searched = 0
-    for project in list_projects(session, actor):
-        if len(hits) >= limit or store.is_empty(project.slug):
-            continue
-        searched += 1
-        hits += search.grep(
-            store.ensure(project.slug),
-            project.slug,
+    slugs = [project.slug for project in list_projects(session, actor)]
+
+    def grep_one(slug: str) -> list[search.SearchHit] | None:
+        return search.grep(
+            store.ensure(slug),
+            slug,
             pattern,
             regex=regex,
             ignore_case=ignore_case,
             rev=DEFAULT_BRANCH,
-            limit=limit - len(hits),
+            limit=limit,
         )
+
+    # git grep is a process per repository; a few at once hide its start-up cost.
+    with ThreadPoolExecutor(max_workers=SEARCH_WORKERS) as pool:
+        found = list(pool.map(grep_one, slugs))
+    hits = [hit for per_project in found if per_project for hit in per_project][:limit]
     return SearchResults(
         query=pattern,
         regex=regex,
-        projects_searched=searched,
+        projects_searched=sum(1 for per_project in found if per_project is not None),
         items=[SearchHitPublic(**asdict(h)) for h in hits],
     )
 
