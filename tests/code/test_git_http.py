@@ -109,3 +109,22 @@ def test_a_push_over_the_size_limit_is_refused_cleanly(
     assert refused.returncode != 0
     assert "larger than the 0.1 MB limit" in refused.stderr
     assert git(work, "ls-remote", "origin").stdout.strip() == ""
+
+
+def test_owners_may_allow_force_push(
+    live_server: LiveServer, project_team: dict[str, Person], tmp_path: Path
+) -> None:
+    editor, owner = project_team["editor"], project_team["owner"]
+    body = {"allow_force_push": True}
+    assert editor.client.put("/api/v1/projects/churn/code/settings", json=body).status_code == 403
+    assert owner.client.put("/api/v1/projects/churn/code/settings", json=body).status_code == 200
+    work = tmp_path / "work"
+    git(tmp_path, "clone", "-q", remote_url(live_server, editor, "churn"), str(work))
+    commit_file(work, "a.py", "a = 1\n", "one")
+    commit_file(work, "b.py", "b = 2\n", "two")
+    git(work, "push", "-q", "origin", "HEAD:main")
+    git(work, "reset", "-q", "--hard", "HEAD~1")
+    git(work, "push", "-q", "--force", "origin", "HEAD:main")
+    assert git(work, "ls-remote", "origin", "refs/heads/main").stdout.startswith(
+        git(work, "rev-parse", "HEAD").stdout.strip()
+    )

@@ -10,6 +10,7 @@ from modelyard.code import scaffold, service
 from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
 from modelyard.code.schemas import (
     CodeRefList,
+    CodeSettings,
     CommitDetail,
     CommitList,
     FilePublic,
@@ -109,6 +110,14 @@ def get_commit(
     sha: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[0-9a-fA-F]+$")],
 ) -> CommitDetail:
     return service.commit(session, actor, _store(request), project, sha)
+
+
+@router.put("/projects/{project}/code/settings", response_model=CodeSettings)
+def set_code_settings(
+    project: str, body: CodeSettings, request: Request, actor: CurrentUser, session: SessionDep
+) -> CodeSettings:
+    """Allow or refuse force-pushes to the default branch (owners)."""
+    return service.set_code_settings(session, actor, _store(request), project, body)
 
 
 @router.get("/projects/{project}/code/live", response_model=CodeRefList)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 
 class RefsPublic(BaseModel):
@@ -101,3 +101,9 @@ class TemplateList(BaseModel):
 class TemplateFiles(BaseModel):
     name: str
     files: dict[str, str]
+
+
+class CodeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    allow_force_push: StrictBool

@@ -9,12 +9,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from modelyard.accounts import audit
 from modelyard.accounts.actors import Actor
 from modelyard.code import browse, search
 from modelyard.code.gitcmd import resolve_commit, run_git
 from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
 from modelyard.code.schemas import (
     CodeRefPublic,
+    CodeSettings,
     CommitDetail,
     CommitPublic,
     FileDiffPublic,
@@ -120,6 +122,24 @@ def commit(session: Session, actor: Actor, store: RepoStore, slug: str, sha: str
         files=[FileDiffPublic(**asdict(d)) for d in diffs],
         truncated=truncated,
     )
+
+
+def set_code_settings(
+    session: Session, actor: Actor, store: RepoStore, slug: str, data: CodeSettings
+) -> CodeSettings:
+    """Owners decide whether the default branch may be rewritten (force-pushed)."""
+    open_repo(session, actor, store, slug, min_role=Role.owner)
+    store.set_force_push(slug, data.allow_force_push)
+    audit.record(
+        session,
+        "code.settings",
+        actor=actor.username,
+        target=slug,
+        ip=actor.ip,
+        allow_force_push=data.allow_force_push,
+    )
+    session.commit()
+    return data
 
 
 def commit_count(store: RepoStore, slug: str) -> int:
