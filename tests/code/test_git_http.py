@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.code.conftest import git, remote_url
@@ -128,3 +130,32 @@ def test_owners_may_allow_force_push(
     assert git(work, "ls-remote", "origin", "refs/heads/main").stdout.startswith(
         git(work, "rev-parse", "HEAD").stdout.strip()
     )
+
+
+def test_an_interrupted_push_leaves_the_repository_as_it_was(
+    live_server: LiveServer, project_team: dict[str, Person], tmp_path: Path
+) -> None:
+    editor = project_team["editor"]
+    work = tmp_path / "work"
+    git(tmp_path, "init", "-q", "-b", "main", str(work))
+    commit_file(work, "a.py", "a = 1\n" * 2000, "one")
+    sha = git(work, "rev-parse", "HEAD").stdout.strip()
+    pack = subprocess.run(
+        ["git", "pack-objects", "--stdout", "--revs"],
+        cwd=work,
+        input=f"{sha}\n".encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    command = f"{'0' * 40} {sha} refs/heads/main\x00 report-status\n".encode()
+    body = f"{len(command) + 4:04x}".encode() + command + b"0000" + pack[: len(pack) // 2]
+    response = httpx.post(
+        f"{live_server.url}/git/churn.git/git-receive-pack",
+        content=body,
+        auth=(editor.username, editor.token),
+        headers={"Content-Type": "application/x-git-receive-pack-request"},
+    )
+    assert response.status_code == 200
+    bare = live_server.app.state.repos.ensure("churn")
+    assert git(bare, "for-each-ref").stdout == ""
+    assert git(bare, "count-objects").stdout.startswith("0 objects")
