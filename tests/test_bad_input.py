@@ -538,3 +538,16 @@ def test_the_longest_allowed_values_are_stored_whole(world: Person) -> None:
     assert client.post(USERS, json=user).status_code == 201
     token = client.post(TOKENS, json={"name": "t" * 100, "expires_in_days": 3650})
     assert token.status_code == 201 and token.json()["name"] == "t" * 100
+
+
+def test_oversized_bodies_are_refused_before_they_are_read(anonymous: TestClient) -> None:
+    huge = b"{" + b" " * (17 * 1024 * 1024) + b"}"
+    response = anonymous.post(
+        "/api/v1/auth/login", content=huge, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"] == {
+        "code": "too_large",
+        "message": "request bodies are limited to 16 MB",
+        "field": "body",
+    }

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard import __version__, http_errors
 from modelyard.accounts import api as accounts_api
@@ -16,49 +15,9 @@ from modelyard.code import githttp
 from modelyard.code.repos import RepoStore
 from modelyard.config import Settings
 from modelyard.db import make_engine, make_session_factory
+from modelyard.middleware import RequestHygiene
 from modelyard.projects import api as projects_api
 from modelyard.web.portal import mount_portal, render_error
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
-UNGUARDED_PAGES = ("/docs", "/redoc")
-
-
-class RequestHygiene:
-    """Refuses NUL characters in paths and queries (no database stores them) and adds
-    security headers to every answer."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        query: bytes = scope.get("query_string", b"")
-        if "\x00" in path or b"%00" in query or b"\x00" in query:
-            response = http_errors.error_response(
-                400, "bad_request", "NUL characters are not allowed in URLs", "path"
-            )
-            await response(scope, receive, send)
-            return
-        guard = not path.startswith(UNGUARDED_PAGES)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"referrer-policy", b"same-origin"))
-                if guard:
-                    headers.append((b"content-security-policy", CSP.encode()))
-                    headers.append((b"x-frame-options", b"DENY"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings) -> FastAPI:

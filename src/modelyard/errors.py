@@ -7,6 +7,7 @@ ModelyardError                 500  something went wrong on our side
  ├── PermissionDeniedError     403  authenticated, but the role does not allow it
  ├── NotFoundError             404  does not exist, or is not visible to the caller
  ├── ConflictError             409  clashes with what is stored (a duplicate slug)
+ ├── PayloadTooLargeError      413  a request body over the limit
  ├── ServiceUnavailableError   503  a dependency or endpoint is not running
  └── ConnectionFailedError     ---  the SDK could not reach the server
 ```
@@ -59,6 +60,11 @@ class ConflictError(ModelyardError):
     code = "conflict"
 
 
+class PayloadTooLargeError(ModelyardError):
+    status_code = 413
+    code = "too_large"
+
+
 class ServiceUnavailableError(ModelyardError):
     status_code = 503
     code = "unavailable"
@@ -78,6 +84,7 @@ _BY_CODE: dict[str, type[ModelyardError]] = {
         PermissionDeniedError,
         NotFoundError,
         ConflictError,
+        PayloadTooLargeError,
         ServiceUnavailableError,
     )
 }

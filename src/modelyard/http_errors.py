@@ -123,7 +123,7 @@ def install(app: FastAPI, render_html: HtmlRenderer | None = None) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "something went wrong on the server")
+        return answer(request, ModelyardError("something went wrong on the server"))
 
     app.add_exception_handler(ModelyardError, on_modelyard_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

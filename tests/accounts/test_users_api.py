@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.accounts.service import ensure_admin
 from modelyard.accounts.tables import AuditEventRow, UserRow
-from tests.conftest import Person
+from tests.conftest import PASSWORD, Person
 
 
 def test_admin_creates_users_who_can_sign_in(admin: Person, anonymous: TestClient) -> None:
@@ -73,3 +73,19 @@ def test_first_admin_takes_the_configured_password(db: Session, anonymous: TestC
         "/api/v1/auth/login", json={"username": "admin", "password": "chosen-by-operator"}
     )
     assert login.status_code == 200 and login.json()["user"]["is_admin"] is True
+
+
+def test_changing_your_own_password_needs_the_current_one(
+    people: Callable[..., Person], anonymous: TestClient
+) -> None:
+    alice = people("alice")
+    stolen = alice.client.patch("/api/v1/users/alice", json={"password": "taken-over-1"})
+    assert stolen.status_code == 403 and stolen.json()["error"]["field"] == "current_password"
+    changed = alice.client.patch(
+        "/api/v1/users/alice", json={"password": "brand-new-pass", "current_password": PASSWORD}
+    )
+    assert changed.status_code == 200
+    login = anonymous.post(
+        "/api/v1/auth/login", json={"username": "alice", "password": "brand-new-pass"}
+    )
+    assert login.status_code == 200

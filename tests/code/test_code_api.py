@@ -177,7 +177,7 @@ def test_search_spans_visible_projects_only(
     assert [h["project"] for h in mine["items"]] == ["secret"]
 
     regex = owner.client.get(
-        "/api/v1/code/search", params={"q": r"return 4\d", "regex": True}
+        "/api/v1/code/search", params={"q": r"return 4[0-9]", "regex": True}
     ).json()
     assert regex["items"][0]["text"].strip() == "return 43"
     bad = owner.client.get("/api/v1/code/search", params={"q": "(unclosed", "regex": True})
@@ -202,3 +202,24 @@ def test_live_markers_list_what_runs_which_commit(
     assert [(i["kind"], i["commit"], i["label"]) for i in items] == [
         ("variant", repo["second"], "endpoint churn, variant a")
     ]
+
+
+def test_hostile_history_and_search_inputs_are_handled(
+    app: FastAPI, project_team: dict[str, Person], repo: dict[str, str]
+) -> None:
+    viewer = project_team["viewer"].client
+    seed_repo(
+        app.state.repos.ensure("churn"),
+        {"a.txt": "a" * 30 + "!\n"},
+        "subject \x1f with \x1e separators\n\nbody \x1e too",
+    )
+    commits = viewer.get(f"{CODE}/commits").json()["items"]
+    assert commits[0]["subject"] == "subject \x1f with \x1e separators"
+    for path in ("/", ":(glob)**/x", ":(bad"):
+        assert viewer.get(f"{CODE}/commits", params={"path": path}).status_code in (200, 404, 422)
+    slow = viewer.get("/api/v1/code/search", params={"q": "(a|aa)+$", "regex": True})
+    assert slow.status_code == 200
+    reflog = viewer.get(f"{CODE}/tree", params={"rev": "main@{1}"})
+    assert reflog.status_code == 404 and reflog.json()["error"]["field"] == "rev"
+    odd = viewer.get(f"{CODE}/raw", params={"path": "数据.csv"})
+    assert odd.status_code == 404

@@ -62,6 +62,9 @@ class UserCreate(Strict):
 class UserUpdate(Strict):
     display_name: DisplayName | None = None
     password: Password | None = None
+    current_password: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        default=None, description="required to change your own password (admins may reset others')"
+    )
     is_admin: StrictBool | None = None
     is_active: StrictBool | None = None
 

@@ -83,6 +83,11 @@ def update_user(session: Session, actor: Actor, username: str, data: UserUpdate)
     if data.display_name is not None:
         user.display_name = data.display_name
     if data.password is not None:
+        if is_self and not verify_password(user.password_hash, data.current_password or ""):
+            # A stolen session or token alone must not be enough to take the account over.
+            raise PermissionDeniedError(
+                "give your current password to change it", field="current_password"
+            )
         user.password_hash = hash_password(data.password)
         changed["password"] = "changed"
         _end_sessions(session, user.id)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -142,6 +143,6 @@ def git_credential(operation: Annotated[str, typer.Argument()] = "get") -> None:
     if saved is None:
         return
     request = dict(line.split("=", 1) for line in sys.stdin.read().splitlines() if "=" in line)
-    wanted = f"{request.get('protocol', '')}://{request.get('host', '')}"
-    if saved.url.rstrip("/").startswith(wanted):
+    server = urlsplit(saved.url)
+    if (server.scheme, server.netloc) == (request.get("protocol"), request.get("host")):
         sys.stdout.write(f"username={saved.username}\npassword={saved.token}\n")

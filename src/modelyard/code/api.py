@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
@@ -76,11 +77,11 @@ def get_raw(
     rev: Rev = DEFAULT_BRANCH,
 ) -> Response:
     data = service.raw_file(session, actor, _store(request), project, rev, path)
-    filename = path.rsplit("/", 1)[-1].replace('"', "")
+    name = path.rsplit("/", 1)[-1]
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
     return Response(
-        data,
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        data, media_type="application/octet-stream", headers={"Content-Disposition": disposition}
     )
 
 

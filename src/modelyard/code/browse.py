@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modelyard.code.gitcmd import resolve_commit, run_git
+from modelyard.code.gitcmd import resolve_commit, run_git, run_git_capped
 from modelyard.errors import InvalidInputError, NotFoundError
 
 MAX_SHOWN_BYTES = 512 * 1024
 MAX_DIFF_BYTES = 1024 * 1024
+MAX_RAW_BYTES = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -134,26 +135,32 @@ def read_file(repo: Path, rev: str, path: str, *, limit: int = MAX_SHOWN_BYTES) 
 
 
 def read_raw(repo: Path, rev: str, path: str) -> bytes:
-    sha = resolve_commit(repo, rev)
-    result = run_git(repo, ["cat-file", "blob", f"{sha}:{clean_path(path)}"], ok_codes=(0, 128))
-    if result.returncode:
+    """A file's bytes for download; refused past MAX_RAW_BYTES (a tiny push can unpack huge)."""
+    spec = f"{resolve_commit(repo, rev)}:{clean_path(path)}"
+    size = run_git(repo, ["cat-file", "-s", spec], ok_codes=(0, 128))
+    if size.returncode:
         raise NotFoundError(f"no file {path!r} at {rev}", field="path")
-    return result.stdout
+    if int(size.stdout) > MAX_RAW_BYTES:
+        raise InvalidInputError(
+            f"{path!r} is larger than {MAX_RAW_BYTES // 1024 // 1024} MB; clone the repository to get it",
+            field="path",
+        )
+    return run_git(repo, ["cat-file", "blob", spec]).stdout
 
 
-_LOG_FORMAT = "%H%x1f%an%x1f%ae%x1f%at%x1f%P%x1f%s%x1f%b%x1e"
+# NUL separates fields: it is the one byte a commit message cannot contain.
+_LOG_FORMAT = "%H%x00%an%x00%ae%x00%at%x00%P%x00%s%x00%b%x00"
+_FIELDS = 7
 
 
 def _parse_commits(out: bytes) -> list[Commit]:
+    fields = out.decode(errors="replace").split("\x00")
     commits = []
-    for record in out.decode(errors="replace").split("\x1e"):
-        record = record.strip("\n")
-        if not record:
-            continue
-        sha, author, email, stamp, parents, subject, body = record.split("\x1f")
+    for start in range(0, len(fields) - _FIELDS + 1, _FIELDS):
+        sha, author, email, stamp, parents, subject, body = fields[start : start + _FIELDS]
         commits.append(
             Commit(
-                sha,
+                sha.strip(),
                 author,
                 email,
                 datetime.fromtimestamp(int(stamp), UTC),
@@ -168,8 +175,8 @@ def _parse_commits(out: bytes) -> list[Commit]:
 def log(repo: Path, rev: str, *, path: str = "", limit: int = 50, skip: int = 0) -> list[Commit]:
     sha = resolve_commit(repo, rev)
     args = ["log", f"--format={_LOG_FORMAT}", f"--max-count={limit}", f"--skip={skip}", sha]
-    if path:
-        args += ["--", clean_path(path)]
+    if cleaned := clean_path(path):
+        args += ["--", cleaned]
     return _parse_commits(run_git(repo, args).stdout)
 
 
@@ -178,9 +185,12 @@ def show_commit(repo: Path, rev: str) -> tuple[Commit, list[FileDiff], bool]:
     sha = resolve_commit(repo, rev)
     commit = _parse_commits(run_git(repo, ["show", "-s", f"--format={_LOG_FORMAT}", sha]).stdout)[0]
     base = commit.parents[0] if commit.parents else "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-    raw = run_git(repo, ["diff", "--no-color", "--find-renames", "--no-ext-diff", base, sha]).stdout
-    truncated = len(raw) > MAX_DIFF_BYTES
-    text = raw[:MAX_DIFF_BYTES].decode(errors="replace")
+    raw, truncated = run_git_capped(
+        repo,
+        ["diff", "--no-color", "--find-renames", "--no-ext-diff", base, sha],
+        limit=MAX_DIFF_BYTES,
+    )
+    text = raw.decode(errors="replace")
     return commit, _split_diff(text), truncated
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from modelyard.errors import ModelyardError, NotFoundError
+from modelyard.errors import ModelyardError, NotFoundError, ServiceUnavailableError
+
+log = logging.getLogger("modelyard.git")
 
 # No user or system config, no prompts, no pager: a server's git must behave the same everywhere.
 GIT_ENV = {
@@ -16,11 +20,13 @@ GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_PAGER": "cat",
     "LC_ALL": "C",
+    # A path is a path: no `:(glob)` or other pathspec magic from user input.
+    "GIT_LITERAL_PATHSPECS": "1",
 }
 
 
 class GitError(ModelyardError):
-    """git itself failed in a way the caller did not expect."""
+    """git itself failed in a way the caller did not expect (its stderr goes to the log only)."""
 
 
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -38,23 +44,64 @@ def run_git(
     ok_codes: tuple[int, ...] = (0,),
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[bytes]:
-    result = subprocess.run(
-        ["git", f"--git-dir={repo}", *args],
-        input=input_bytes,
-        capture_output=True,
-        env=git_env(),
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            ["git", f"--git-dir={repo}", *args],
+            input=input_bytes,
+            capture_output=True,
+            env=git_env(),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ServiceUnavailableError(
+            f"git {args[0]} took longer than {timeout:.0f} s; narrow the request"
+        ) from None
     if result.returncode not in ok_codes:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {message[-1] if message else result.returncode}")
+        log.warning(
+            "git %s failed (%s): %s",
+            args[0],
+            result.returncode,
+            result.stderr.decode(errors="replace").strip()[-500:],
+        )
+        raise GitError(f"git {args[0]} failed")
     return result
+
+
+def run_git_capped(
+    repo: Path, args: Sequence[str], *, limit: int, timeout: float = 60
+) -> tuple[bytes, bool]:
+    """At most `limit` bytes of git's output, and whether there was more (then git is stopped),
+    so a huge diff or grep never has to fit in the server's memory."""
+    process = subprocess.Popen(
+        ["git", f"--git-dir={repo}", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=git_env(),
+    )
+    assert process.stdout is not None
+    deadline = threading.Timer(timeout, process.kill)  # a slow git is cut off, not waited for
+    deadline.start()
+    try:
+        data = process.stdout.read(limit + 1)
+    finally:
+        deadline.cancel()
+        process.stdout.close()
+        process.kill()
+        process.wait()
+    return data[:limit], len(data) > limit
 
 
 def resolve_commit(repo: Path, rev: str) -> str:
     """The full commit id `rev` names, or NotFoundError. Never lets `rev` act as an option."""
-    if not rev or rev.startswith("-") or any(c in rev for c in "\x00\n\r") or len(rev) > 250:
+    # `@{` would reach the reflog, where history an owner force-pushed away still lives.
+    if (
+        not rev
+        or rev.startswith("-")
+        or "@{" in rev
+        or any(c in rev for c in "\x00\n\r")
+        or len(rev) > 250
+    ):
         raise NotFoundError(f"no revision {rev!r}", field="rev")
     result = run_git(
         repo,

@@ -24,7 +24,7 @@ from modelyard.code.repos import RepoStore
 from modelyard.errors import AuthenticationError, ModelyardError, NotFoundError
 from modelyard.http_errors import error_response
 from modelyard.projects.schemas import Role
-from modelyard.projects.service import get_project
+from modelyard.projects.service import get_project, require_writable
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,7 +51,9 @@ def _authorize(request: Request, slug: str, write: bool) -> Actor:
         if user.username != username:
             raise AuthenticationError("the token does not belong to that username")
         actor = Actor.of(user, "token", client_ip(request))
-        get_project(session, actor, slug, min_role=Role.editor if write else Role.viewer)
+        project = get_project(session, actor, slug, min_role=Role.editor if write else Role.viewer)
+        if write:
+            require_writable(project)
     return actor
 
 
@@ -115,7 +117,7 @@ async def git_http(slug: str, path: str, request: Request) -> Response:
     store: RepoStore = request.app.state.repos
     service = request.query_params.get("service", "")
     write = path == "git-receive-pack" or service == "git-receive-pack"
-    if not path.startswith(_ALLOWED_PATHS):
+    if path not in _ALLOWED_PATHS:
         return error_response(404, "not_found", f"nothing at {request.url.path}")
     try:
         actor = await asyncio.to_thread(_authorize, request, slug, write)

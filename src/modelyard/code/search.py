@@ -6,10 +6,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelyard.code.gitcmd import run_git
+from modelyard.code.gitcmd import run_git, run_git_capped
 from modelyard.errors import InvalidInputError
 
 MAX_PATTERN = 200
+MAX_OUTPUT_BYTES = 2 * 1024 * 1024
+GREP_TIMEOUT = 10
 
 
 @dataclass(frozen=True)
@@ -42,17 +44,16 @@ def grep(
     """Lines matching `query` in text files at `rev` (binary files are skipped); None when the
     repository has no `rev` yet (nothing was pushed)."""
     args = ["grep", "-I", "-n", "--no-color", "-z", f"--max-count={limit}"]
-    args.append("-P" if regex else "-F")  # Perl-compatible: the syntax Python users know
+    # POSIX extended regexes: no backtracking blow-ups from a pattern like (a|aa)+$.
+    args.append("-E" if regex else "-F")
     if ignore_case:
         args.append("-i")
     args += ["-e", query, rev, "--"]
-    result = run_git(repo, args, ok_codes=(0, 1, 128), timeout=20)
-    if result.returncode == 128:
-        return None
-    if result.returncode == 1:
-        return []
+    if run_git(repo, ["rev-parse", "--verify", "--quiet", rev], ok_codes=(0, 1)).returncode:
+        return None  # nothing pushed yet
+    out, _ = run_git_capped(repo, args, limit=MAX_OUTPUT_BYTES, timeout=GREP_TIMEOUT)
     hits = []
-    for line in result.stdout.decode(errors="replace").splitlines():
+    for line in out.decode(errors="replace").splitlines():
         parts = line.split("\x00", 2)
         if len(parts) != 3:
             continue

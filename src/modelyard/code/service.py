@@ -30,7 +30,7 @@ from modelyard.code.schemas import (
 from modelyard.code.tables import CodeRefRow
 from modelyard.errors import NotFoundError
 from modelyard.projects.schemas import Role
-from modelyard.projects.service import get_project, list_projects
+from modelyard.projects.service import get_project, list_projects, require_writable
 
 SEARCH_LIMIT = 200
 SEARCH_WORKERS = 4
@@ -128,7 +128,7 @@ def set_code_settings(
     session: Session, actor: Actor, store: RepoStore, slug: str, data: CodeSettings
 ) -> CodeSettings:
     """Owners decide whether the default branch may be rewritten (force-pushed)."""
-    open_repo(session, actor, store, slug, min_role=Role.owner)
+    require_writable(get_project(session, actor, slug, min_role=Role.owner))
     store.set_force_push(slug, data.allow_force_push)
     audit.record(
         session,

@@ -56,7 +56,8 @@ def get_project(
     return project
 
 
-def _writable(project: ProjectRow) -> ProjectRow:
+def require_writable(project: ProjectRow) -> ProjectRow:
+    """The project, or ConflictError when it is archived (archived projects are read-only)."""
     if project.archived_at is not None:
         raise ConflictError(f"project {project.slug!r} is archived; unarchive it to change it")
     return project
@@ -91,7 +92,7 @@ def create_project(session: Session, actor: Actor, data: ProjectCreate) -> Proje
 
 
 def update_project(session: Session, actor: Actor, slug: str, data: ProjectUpdate) -> ProjectRow:
-    project = _writable(get_project(session, actor, slug, min_role=Role.editor))
+    project = require_writable(get_project(session, actor, slug, min_role=Role.editor))
     if data.name is not None:
         project.name = data.name
     if data.description is not None:
@@ -119,7 +120,7 @@ def set_member(
     session: Session, actor: Actor, slug: str, username: str, role: Role
 ) -> MemberPublic:
     """Add a user to the project or change their role (owners and admins)."""
-    project = _writable(get_project(session, actor, slug, min_role=Role.owner))
+    project = require_writable(get_project(session, actor, slug, min_role=Role.owner))
     user = get_user(session, username)
     membership = session.scalars(
         select(MembershipRow).where(
@@ -148,7 +149,7 @@ def set_member(
 
 
 def remove_member(session: Session, actor: Actor, slug: str, username: str) -> None:
-    project = _writable(get_project(session, actor, slug, min_role=Role.owner))
+    project = require_writable(get_project(session, actor, slug, min_role=Role.owner))
     user = get_user(session, username)
     membership = session.scalars(
         select(MembershipRow).where(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -57,7 +59,11 @@ def create_token_submit(
 
 @router.post("/tokens/{token_id}/revoke")
 def revoke_token_submit(
-    request: Request, token_id: int, actor: PortalUser, session: SessionDep, form: CheckedForm
+    request: Request,
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    actor: PortalUser,
+    session: SessionDep,
+    form: CheckedForm,
 ) -> Response:
     tokens.revoke_token(session, actor, token_id)
     back = "/admin/tokens" if text_field(form, "back") == "admin" else "/tokens"
