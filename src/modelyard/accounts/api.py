@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from modelyard.accounts import audit, service, sessions, tokens
 from modelyard.accounts.actors import Actor
-from modelyard.accounts.csrf import new_csrf_token
+from modelyard.accounts.cookies import clear_login_cookies, set_login_cookies
 from modelyard.accounts.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, client_ip
 from modelyard.accounts.schemas import (
     AuditEventList,
@@ -24,32 +24,11 @@ from modelyard.accounts.schemas import (
     UserUpdate,
 )
 from modelyard.accounts.tables import TokenRow
-from modelyard.config import Settings
 from modelyard.http_errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def set_login_cookies(response: Response, settings: Settings, session_id: str) -> str:
-    """Put the session and CSRF cookies on a response; answer the CSRF token."""
-    csrf = new_csrf_token(settings.secret_key)
-    common = {"secure": settings.secure_cookies, "samesite": "lax", "path": "/"}
-    response.set_cookie(
-        sessions.COOKIE_NAME,
-        session_id,
-        max_age=settings.session_ttl_seconds,
-        httponly=True,
-        **common,  # type: ignore[arg-type]
-    )
-    response.set_cookie(sessions.CSRF_COOKIE_NAME, csrf, httponly=False, **common)  # type: ignore[arg-type]
-    return csrf
-
-
-def clear_login_cookies(response: Response) -> None:
-    response.delete_cookie(sessions.COOKIE_NAME, path="/")
-    response.delete_cookie(sessions.CSRF_COOKIE_NAME, path="/")
 
 
 def _token_public(row: TokenRow, username: str) -> TokenPublic:

@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from modelyard.accounts.deps import CurrentUser, SessionDep, SettingsDep
 from modelyard.code import scaffold, service
-from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
+from modelyard.code.deps import CommitSha, FilePath, RepoPath, RepoStoreDep, Rev
+from modelyard.code.repos import DEFAULT_BRANCH
 from modelyard.code.schemas import (
     CodeRefList,
     CodeSettings,
@@ -25,58 +26,54 @@ from modelyard.http_errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["code"], responses=ERROR_RESPONSES)
 
-Rev = Annotated[str, Query(min_length=1, max_length=250, description="branch, tag or commit")]
-RepoPath = Annotated[str, Query(max_length=1000, description="path inside the repository")]
-
-
-def _store(request: Request) -> RepoStore:
-    store: RepoStore = request.app.state.repos
-    return store
-
 
 @router.get("/projects/{project}/code/refs", response_model=RefsPublic)
 def get_refs(
-    project: str, request: Request, actor: CurrentUser, session: SessionDep, settings: SettingsDep
+    project: str,
+    store: RepoStoreDep,
+    actor: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> RefsPublic:
     """Branches and tags, and the URL to `git clone` (username + API token)."""
-    return service.refs(session, actor, _store(request), project, settings.base_url)
+    return service.refs(session, actor, store, project, settings.base_url)
 
 
 @router.get("/projects/{project}/code/tree", response_model=TreePublic)
 def get_tree(
     project: str,
-    request: Request,
+    store: RepoStoreDep,
     actor: CurrentUser,
     session: SessionDep,
     rev: Rev = DEFAULT_BRANCH,
     path: RepoPath = "",
 ) -> TreePublic:
-    return service.tree(session, actor, _store(request), project, rev, path)
+    return service.tree(session, actor, store, project, rev, path)
 
 
 @router.get("/projects/{project}/code/file", response_model=FilePublic)
 def get_file(
     project: str,
-    request: Request,
+    store: RepoStoreDep,
     actor: CurrentUser,
     session: SessionDep,
-    path: Annotated[str, Query(min_length=1, max_length=1000)],
+    path: FilePath,
     rev: Rev = DEFAULT_BRANCH,
 ) -> FilePublic:
     """A file's text; binary and very large files come back with `text: null` and a flag."""
-    return service.file(session, actor, _store(request), project, rev, path)
+    return service.file(session, actor, store, project, rev, path)
 
 
 @router.get("/projects/{project}/code/raw", response_class=Response)
 def get_raw(
     project: str,
-    request: Request,
+    store: RepoStoreDep,
     actor: CurrentUser,
     session: SessionDep,
-    path: Annotated[str, Query(min_length=1, max_length=1000)],
+    path: FilePath,
     rev: Rev = DEFAULT_BRANCH,
 ) -> Response:
-    data = service.raw_file(session, actor, _store(request), project, rev, path)
+    data = service.raw_file(session, actor, store, project, rev, path)
     name = path.rsplit("/", 1)[-1]
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
     disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
@@ -88,7 +85,7 @@ def get_raw(
 @router.get("/projects/{project}/code/commits", response_model=CommitList)
 def list_commits(
     project: str,
-    request: Request,
+    store: RepoStoreDep,
     actor: CurrentUser,
     session: SessionDep,
     rev: Rev = DEFAULT_BRANCH,
@@ -96,29 +93,27 @@ def list_commits(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     skip: Annotated[int, Query(ge=0, le=10**6)] = 0,
 ) -> CommitList:
-    items = service.history(
-        session, actor, _store(request), project, rev, path=path, limit=limit, skip=skip
-    )
+    items = service.history(session, actor, store, project, rev, path=path, limit=limit, skip=skip)
     return CommitList(items=items)
 
 
 @router.get("/projects/{project}/code/commits/{sha}", response_model=CommitDetail)
 def get_commit(
     project: str,
-    request: Request,
+    store: RepoStoreDep,
     actor: CurrentUser,
     session: SessionDep,
-    sha: Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[0-9a-fA-F]+$")],
+    sha: CommitSha,
 ) -> CommitDetail:
-    return service.commit(session, actor, _store(request), project, sha)
+    return service.commit(session, actor, store, project, sha)
 
 
 @router.put("/projects/{project}/code/settings", response_model=CodeSettings)
 def set_code_settings(
-    project: str, body: CodeSettings, request: Request, actor: CurrentUser, session: SessionDep
+    project: str, body: CodeSettings, store: RepoStoreDep, actor: CurrentUser, session: SessionDep
 ) -> CodeSettings:
     """Allow or refuse force-pushes to the default branch (owners)."""
-    return service.set_code_settings(session, actor, _store(request), project, body)
+    return service.set_code_settings(session, actor, store, project, body)
 
 
 @router.get("/projects/{project}/code/live", response_model=CodeRefList)
@@ -129,7 +124,7 @@ def list_live_code(project: str, actor: CurrentUser, session: SessionDep) -> Cod
 
 @router.get("/code/search", response_model=SearchResults)
 def search_code(
-    request: Request,
+    store: RepoStoreDep,
     actor: CurrentUser,
     session: SessionDep,
     q: Annotated[str, Query(min_length=1, max_length=200)],
@@ -139,7 +134,7 @@ def search_code(
 ) -> SearchResults:
     """Find text (or a regular expression) in every repository you can see."""
     return service.search_code(
-        session, actor, _store(request), q, regex=regex, ignore_case=ignore_case, limit=limit
+        session, actor, store, q, regex=regex, ignore_case=ignore_case, limit=limit
     )
 
 

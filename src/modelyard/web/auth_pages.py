@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from modelyard.accounts import service, sessions
-from modelyard.accounts.api import clear_login_cookies, set_login_cookies
+from modelyard.accounts.cookies import clear_login_cookies, set_login_cookies
 from modelyard.accounts.deps import SessionDep, SettingsDep, client_ip, find_actor
 from modelyard.errors import AuthenticationError, ModelyardError
 from modelyard.web.deps import CheckedForm, text_field

@@ -12,22 +12,15 @@ from starlette.responses import Response
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.deps import SessionDep, SettingsDep
 from modelyard.code import service
-from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
-from modelyard.errors import InvalidInputError, ModelyardError
+from modelyard.code.deps import CommitSha, FilePath, RepoPath, RepoStoreDep, Rev
+from modelyard.code.repos import DEFAULT_BRANCH
+from modelyard.errors import ModelyardError
 from modelyard.projects.service import describe, get_project
 from modelyard.web.deps import PortalUser
 from modelyard.web.highlight import highlight_file
 from modelyard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-Rev = Annotated[str, Query(min_length=1, max_length=250)]
-RepoPath = Annotated[str, Query(max_length=1000)]
-
-
-def _store(request: Request) -> RepoStore:
-    store: RepoStore = request.app.state.repos
-    return store
 
 
 def _crumbs(path: str) -> list[tuple[str, str]]:
@@ -49,12 +42,12 @@ def code_page(
     slug: str,
     actor: PortalUser,
     session: SessionDep,
+    store: RepoStoreDep,
     settings: SettingsDep,
     rev: Rev = DEFAULT_BRANCH,
     path: RepoPath = "",
 ) -> Response:
     project = describe(session, actor, [get_project(session, actor, slug)])[0]
-    store = _store(request)
     refs = service.refs(session, actor, store, slug, settings.base_url)
     context: dict[str, object] = {
         "project": project,
@@ -81,13 +74,14 @@ def file_page(
     slug: str,
     actor: PortalUser,
     session: SessionDep,
-    path: Annotated[str, Query(min_length=1, max_length=1000)],
+    store: RepoStoreDep,
+    path: FilePath,
     rev: Rev = DEFAULT_BRANCH,
 ) -> Response:
     project = describe(session, actor, [get_project(session, actor, slug)])[0]
-    content = service.file(session, actor, _store(request), slug, rev, path)
+    content = service.file(session, actor, store, slug, rev, path)
     highlighted = highlight_file(content.path, content.text) if content.text is not None else None
-    history = service.history(session, actor, _store(request), slug, rev, path=path, limit=1)
+    history = service.history(session, actor, store, slug, rev, path=path, limit=1)
     context = {
         "project": project,
         "file": content,
@@ -106,6 +100,7 @@ def commits_page(
     slug: str,
     actor: PortalUser,
     session: SessionDep,
+    store: RepoStoreDep,
     rev: Rev = DEFAULT_BRANCH,
     path: RepoPath = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -115,7 +110,7 @@ def commits_page(
     commits = service.history(
         session,
         actor,
-        _store(request),
+        store,
         slug,
         rev,
         path=path,
@@ -137,12 +132,15 @@ def commits_page(
 
 @router.get("/projects/{slug}/code/commit/{sha}")
 def commit_page(
-    request: Request, slug: str, sha: str, actor: PortalUser, session: SessionDep
+    request: Request,
+    slug: str,
+    sha: CommitSha,
+    actor: PortalUser,
+    session: SessionDep,
+    store: RepoStoreDep,
 ) -> Response:
-    if not 4 <= len(sha) <= 64 or any(c not in "0123456789abcdefABCDEF" for c in sha):
-        raise InvalidInputError("a commit id is 4-64 hexadecimal characters", field="sha")
     project = describe(session, actor, [get_project(session, actor, slug)])[0]
-    detail = service.commit(session, actor, _store(request), slug, sha)
+    detail = service.commit(session, actor, store, slug, sha)
     live = _live_by_commit(session, actor, slug).get(detail.commit.sha, [])
     context = {"project": project, "detail": detail, "live": live, "tab": "commits"}
     return render(request, "code_commit.html", context)
@@ -153,13 +151,14 @@ def search_page(
     request: Request,
     actor: PortalUser,
     session: SessionDep,
+    store: RepoStoreDep,
     q: Annotated[str, Query(max_length=200)] = "",
     regex: bool = False,
 ) -> Response:
     results, error = None, None
     if q.strip():
         try:
-            results = service.search_code(session, actor, _store(request), q, regex=regex)
+            results = service.search_code(session, actor, store, q, regex=regex)
         except ModelyardError as exc:
             error = exc
     context = {"q": q, "regex": regex, "results": results, "error": error, "nav": "search"}
