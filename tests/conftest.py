@@ -202,3 +202,13 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
     yield LiveServer(url, app)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI's saved login lives in this test's folder; no server URL or token from outside."""
+    path = tmp_path / "config.json"
+    monkeypatch.setenv("MODELYARD_CONFIG", str(path))
+    monkeypatch.delenv("MODELYARD_URL", raising=False)
+    monkeypatch.delenv("MODELYARD_TOKEN", raising=False)
+    return path

@@ -13,13 +13,7 @@ from tests.conftest import PASSWORD, LiveServer, Person
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "config.json"
-    monkeypatch.setenv("MODELYARD_CONFIG", str(path))
-    monkeypatch.delenv("MODELYARD_URL", raising=False)
-    monkeypatch.delenv("MODELYARD_TOKEN", raising=False)
-    return path
+pytestmark = pytest.mark.usefixtures("isolated_config")
 
 
 def test_login_stores_a_token_then_commands_use_it(

@@ -17,11 +17,10 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "config.json"
-    monkeypatch.setenv("MODELYARD_CONFIG", str(path))
-    monkeypatch.delenv("MODELYARD_URL", raising=False)
-    monkeypatch.delenv("MODELYARD_TOKEN", raising=False)
+def new_hire_machine(
+    isolated_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """No saved login and no git identity: a new hire's laptop."""
     for variable in (
         "GIT_AUTHOR_NAME",
         "GIT_AUTHOR_EMAIL",
@@ -29,11 +28,9 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "GIT_COMMITTER_EMAIL",
     ):
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv(
-        "GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig")
-    )  # no identity: like a new hire
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    return path
+    return isolated_config
 
 
 def test_init_scaffolds_commits_and_pushes_then_push_sends_changes(

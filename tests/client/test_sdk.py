@@ -10,14 +10,7 @@ import modelyard
 from modelyard.client.config_file import SavedLogin, load_login, save_login
 from tests.conftest import LiveServer, Person
 
-
-@pytest.fixture(autouse=True)
-def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "config.json"
-    monkeypatch.setenv("MODELYARD_CONFIG", str(path))
-    monkeypatch.delenv("MODELYARD_URL", raising=False)
-    monkeypatch.delenv("MODELYARD_TOKEN", raising=False)
-    return path
+pytestmark = pytest.mark.usefixtures("isolated_config")
 
 
 def test_connect_with_arguments_lists_and_creates_projects(

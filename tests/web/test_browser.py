@@ -3,80 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import (
-    Browser,
-    ConsoleMessage,
     Page,
     expect,
-    sync_playwright,
 )
 
-from tests.conftest import PASSWORD, LiveServer, Person, unavailable
+from tests.conftest import PASSWORD, LiveServer, Person
+from tests.web.conftest import ARTIFACTS, Tab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DESCRIPTION = (
     "# Churn\n\nPredicts **who leaves** next quarter.\n\n- data: `events.parquet`\n- owner: alice\n"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One chromium for the module (launching it is the slow part); a new context per test.
-
-    Module-scoped rather than session-scoped so that Playwright's event loop is gone before
-    other test modules run."""
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class Tab:
-    """A fresh browser context and page on the live server, with its console errors."""
-
-    def __init__(self, browser: Browser, base_url: str) -> None:
-        self.context = browser.new_context(
-            base_url=base_url, viewport={"width": 1280, "height": 860}
-        )
-        self.context.set_default_timeout(10_000)
-        self.page: Page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", self._console)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type != "error":
-            return
-        source = str(message.location.get("url", ""))
-        self.errors.append(f"{message.text} ({source})")
-
-
-@pytest.fixture
-def tab(browser: Browser, live_server: LiveServer) -> Iterator[Tab]:
-    opened = Tab(browser, live_server.url)
-    yield opened
-    opened.context.close()
 
 
 @pytest.fixture

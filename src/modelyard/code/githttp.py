@@ -57,11 +57,12 @@ def _authorize(request: Request, slug: str, write: bool) -> Actor:
     return actor
 
 
-async def _spool_push(request: Request, limit: int) -> IO[bytes] | None:
-    """The whole push in a temporary file, or None when it is larger than `limit`.
+async def _spool_body(request: Request, limit: int) -> tuple[IO[bytes], int] | None:
+    """The whole request body in a temporary file and its size, or None past `limit`.
 
-    git only ever sees a complete push, so an interrupted upload changes nothing, and an
-    oversized one is refused with a message instead of a broken pipe.
+    git only ever sees a complete body of a declared length: an interrupted push changes
+    nothing, an oversized one is refused with a message, and git never waits on a half-open
+    pipe.
     """
     spool = tempfile.TemporaryFile()  # noqa: SIM115 (handed to git, closed by the caller)
     received = 0
@@ -73,7 +74,7 @@ async def _spool_push(request: Request, limit: int) -> IO[bytes] | None:
         spool.close()
         return None
     spool.seek(0)
-    return spool
+    return spool, received
 
 
 def _refusal(limit: int) -> Response:
@@ -87,15 +88,12 @@ def _refusal(limit: int) -> Response:
     return Response(body, media_type="application/x-git-receive-pack-result")
 
 
-async def _feed(request: Request, stdin: asyncio.StreamWriter) -> None:
-    try:
-        async for chunk in request.stream():
-            stdin.write(chunk)
-            await stdin.drain()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # git stopped reading; its answer says why
-    finally:
-        stdin.close()
+GIT_REQUEST_SECONDS = 600
+
+
+def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.kill()
 
 
 async def _read_cgi_headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
@@ -148,29 +146,30 @@ async def git_http(slug: str, path: str, request: Request) -> Response:
     for header, variable in (
         ("content-encoding", "HTTP_CONTENT_ENCODING"),
         ("git-protocol", "GIT_PROTOCOL"),
-        ("content-length", "CONTENT_LENGTH"),
     ):
         if header in request.headers:
             env[variable] = request.headers[header]
-    spool = None
-    if request.method == "POST" and path == "git-receive-pack":
-        spool = await _spool_push(request, store.max_push_bytes)
-        if spool is None:
+    stdin: IO[bytes] | int = asyncio.subprocess.DEVNULL
+    if request.method == "POST":
+        spooled = await _spool_body(request, store.max_push_bytes)
+        if spooled is None:
             return _refusal(store.max_push_bytes)
-    process = await asyncio.create_subprocess_exec(
-        "git",
-        "http-backend",
-        env=env,
-        stdin=spool if spool is not None else asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+        stdin, env["CONTENT_LENGTH"] = spooled[0], str(spooled[1])
+    try:
+        process = await asyncio.create_subprocess_exec(
+            "git",
+            "http-backend",
+            env=env,
+            stdin=stdin,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    finally:
+        if not isinstance(stdin, int):
+            stdin.close()  # the child holds its own descriptor
     assert process.stdout is not None
-    feeder = None
-    if spool is not None:
-        spool.close()  # the child holds its own descriptor
-    elif process.stdin is not None:
-        feeder = asyncio.create_task(_feed(request, process.stdin))
+    # Should the answer never be streamed (the client vanished first), git is still stopped.
+    watchdog = asyncio.get_running_loop().call_later(GIT_REQUEST_SECONDS, _stop, process)
     status, headers = await _read_cgi_headers(process.stdout)
     stdout = process.stdout
 
@@ -181,10 +180,9 @@ async def git_http(slug: str, path: str, request: Request) -> Response:
                 yield chunk
             complete = True
         finally:
-            if feeder is not None:
-                feeder.cancel()
-            if not complete and process.returncode is None:
-                process.kill()  # the client went away: stop git rather than block on a pipe
+            watchdog.cancel()
+            if not complete:
+                _stop(process)  # the client went away: stop git rather than block on a pipe
             await process.wait()
 
     return StreamingResponse(body(), status_code=status, headers=headers)
