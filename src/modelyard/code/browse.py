@@ -28,6 +28,7 @@ class TreeEntry:
 
 @dataclass(frozen=True)
 class FileContent:
+    commit: str
     path: str
     size: int
     text: str | None  # None when binary or too large to show
@@ -80,7 +81,8 @@ def list_refs(repo: Path) -> dict[str, list[str]]:
     return refs
 
 
-def list_tree(repo: Path, rev: str, path: str = "") -> list[TreeEntry]:
+def list_tree(repo: Path, rev: str, path: str = "") -> tuple[str, list[TreeEntry]]:
+    """The commit `rev` names and the entries of `path` in it, folders first."""
     sha = resolve_commit(repo, rev)
     path = clean_path(path)
     target = f"{sha}:{path}" if path else f"{sha}^{{tree}}"
@@ -104,7 +106,7 @@ def list_tree(repo: Path, rev: str, path: str = "") -> list[TreeEntry]:
             )
         )
     entries.sort(key=lambda e: (e.kind != "dir", e.name.lower()))
-    return entries
+    return sha, entries
 
 
 def read_file(repo: Path, rev: str, path: str, *, limit: int = MAX_SHOWN_BYTES) -> FileContent:
@@ -122,16 +124,16 @@ def read_file(repo: Path, rev: str, path: str, *, limit: int = MAX_SHOWN_BYTES) 
     size = int(run_git(repo, ["cat-file", "-s", obj]).stdout)
     if mode == "120000":
         target = run_git(repo, ["cat-file", "blob", obj]).stdout.decode(errors="replace")
-        return FileContent(path, size, None, False, False, symlink_target=target)
+        return FileContent(sha, path, size, None, False, False, symlink_target=target)
     if size > limit:
-        return FileContent(path, size, None, binary=False, too_large=True)
+        return FileContent(sha, path, size, None, binary=False, too_large=True)
     data = run_git(repo, ["cat-file", "blob", obj]).stdout
     if b"\x00" in data[:8000]:
-        return FileContent(path, size, None, binary=True, too_large=False)
+        return FileContent(sha, path, size, None, binary=True, too_large=False)
     try:
-        return FileContent(path, size, data.decode("utf-8"), binary=False, too_large=False)
+        return FileContent(sha, path, size, data.decode("utf-8"), binary=False, too_large=False)
     except UnicodeDecodeError:
-        return FileContent(path, size, None, binary=True, too_large=False)
+        return FileContent(sha, path, size, None, binary=True, too_large=False)
 
 
 def read_raw(repo: Path, rev: str, path: str) -> bytes:

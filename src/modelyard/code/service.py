@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from modelyard.accounts import audit
 from modelyard.accounts.actors import Actor
 from modelyard.code import browse, search
-from modelyard.code.gitcmd import resolve_commit, run_git
+from modelyard.code.gitcmd import run_git
 from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
 from modelyard.code.schemas import (
     CodeRefPublic,
@@ -69,10 +69,10 @@ def tree(
 ) -> TreePublic:
     repo = open_repo(session, actor, store, slug)
     _require_content(store, slug)
-    entries = browse.list_tree(repo, rev, path)
+    commit, entries = browse.list_tree(repo, rev, path)
     return TreePublic(
         rev=rev,
-        commit=resolve_commit(repo, rev),
+        commit=commit,
         path=browse.clean_path(path),
         entries=[TreeEntryPublic(**asdict(e)) for e in entries],
     )
@@ -84,7 +84,7 @@ def file(
     repo = open_repo(session, actor, store, slug)
     _require_content(store, slug)
     content = browse.read_file(repo, rev, path)
-    return FilePublic(rev=rev, commit=resolve_commit(repo, rev), **asdict(content))
+    return FilePublic(rev=rev, **asdict(content))
 
 
 def raw_file(
