@@ -128,6 +128,7 @@ def test_public_sdk_surface_is_pinned() -> None:
         "Client",
         "ConflictError",
         "ConnectionFailedError",
+        "ConnectorError",
         "InvalidInputError",
         "ModelyardError",
         "NotFoundError",
@@ -135,6 +136,7 @@ def test_public_sdk_surface_is_pinned() -> None:
         "ServiceUnavailableError",
         "__version__",
         "connect",
+        "dataset",
     ]
     for name in modelyard.__all__:
         assert hasattr(modelyard, name)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from modelyard.client import Client, connect
+from modelyard.client import Client, connect, dataset
 from modelyard.errors import (
     AuthenticationError,
     ConflictError,
     ConnectionFailedError,
+    ConnectorError,
     InvalidInputError,
     ModelyardError,
     NotFoundError,
@@ -27,6 +28,7 @@ __all__ = [
     "Client",
     "ConflictError",
     "ConnectionFailedError",
+    "ConnectorError",
     "InvalidInputError",
     "ModelyardError",
     "NotFoundError",
@@ -34,4 +36,5 @@ __all__ = [
     "ServiceUnavailableError",
     "__version__",
     "connect",
+    "dataset",
 ]

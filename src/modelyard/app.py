@@ -14,9 +14,13 @@ from modelyard.code import api as code_api
 from modelyard.code import githttp
 from modelyard.code.repos import RepoStore
 from modelyard.config import Settings
+from modelyard.data import api as data_api
+from modelyard.data import connections_api
+from modelyard.data.keys import secret_box
 from modelyard.db import make_engine, make_session_factory
 from modelyard.middleware import RequestHygiene
 from modelyard.projects import api as projects_api
+from modelyard.storage import ArtifactStore
 from modelyard.web.portal import mount_portal, render_error
 
 
@@ -41,6 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.repos = RepoStore(settings.repos_dir, max_push_bytes=settings.git_max_push_bytes)
+    app.state.secret_box = secret_box(settings)
+    app.state.artifacts = ArtifactStore(settings.resolved_artifact_root)
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:
@@ -50,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(projects_api.router)
     app.include_router(code_api.router)
     app.include_router(githttp.router)
+    app.include_router(connections_api.router)
+    app.include_router(data_api.router)
     mount_portal(app)
     http_errors.install(app, render_html=render_error)
     app.add_middleware(RequestHygiene)

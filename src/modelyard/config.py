@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     base_url: str = "http://127.0.0.1:8000"
     git_max_push_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    artifact_root: str = Field(default="", description="fsspec URL; default <home>/storage")
 
     @field_validator("home")
     @classmethod
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     @property
     def storage_dir(self) -> Path:
         return self.home / "storage"
+
+    @property
+    def resolved_artifact_root(self) -> str:
+        return self.artifact_root or str(self.storage_dir)
 
     def prepare_home(self) -> Settings:
         """Create the home folder and return settings with a secret key filled in.

@@ -9,6 +9,7 @@ ModelyardError                 500  something went wrong on our side
  ├── ConflictError             409  clashes with what is stored (a duplicate slug)
  ├── PayloadTooLargeError      413  a request body over the limit
  ├── ServiceUnavailableError   503  a dependency or endpoint is not running
+ ├── ConnectorError            502  a data source failed (unreachable, refused, missing table)
  └── ConnectionFailedError     ---  the SDK could not reach the server
 ```
 
@@ -70,6 +71,13 @@ class ServiceUnavailableError(ModelyardError):
     code = "unavailable"
 
 
+class ConnectorError(ModelyardError):
+    """A data source answered with an error or not at all. The message never holds a secret."""
+
+    status_code = 502
+    code = "source_error"
+
+
 class ConnectionFailedError(ModelyardError):
     """The SDK or CLI could not reach a modelyard server."""
 
@@ -86,6 +94,7 @@ _BY_CODE: dict[str, type[ModelyardError]] = {
         ConflictError,
         PayloadTooLargeError,
         ServiceUnavailableError,
+        ConnectorError,
     )
 }
 

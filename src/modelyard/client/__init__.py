@@ -9,11 +9,12 @@ import httpx
 
 from modelyard.client.code import Code
 from modelyard.client.config_file import load_login
+from modelyard.client.datasets import Connections, Dataset, Datasets, Snapshot
 from modelyard.client.projects import Member, Project, Projects
 from modelyard.client.transport import Transport
 from modelyard.errors import InvalidInputError
 
-__all__ = ["Client", "Member", "Project", "connect"]
+__all__ = ["Client", "Dataset", "Member", "Project", "Snapshot", "connect", "dataset"]
 
 
 class Client:
@@ -26,6 +27,8 @@ class Client:
         self.url = self._transport.url
         self.projects = Projects(self._transport)
         self.code = Code(self._transport)
+        self.datasets = Datasets(self._transport)
+        self.connections = Connections(self._transport)
 
     def me(self) -> dict[str, Any]:
         """The signed-in user, as the server sees them."""
@@ -76,3 +79,21 @@ def connect(
     if token is None and saved is not None and saved.url.rstrip("/") == url.rstrip("/"):
         token = saved.token
     return Client(url, token, transport=transport)
+
+
+def dataset(name: str, *, snapshot: int | None = None, client: Client | None = None) -> Dataset:
+    """A dataset from the catalog, read through the server with your own login.
+
+    `name@N` (or `snapshot=N`) reads snapshot N. Without `client`, connects as `connect()`
+    does: `MODELYARD_URL` / `MODELYARD_TOKEN`, then the saved `modelyard login`.
+
+    Example:
+        >>> df = modelyard.dataset("customers").to_pandas()  # doctest: +SKIP
+        >>> frozen = modelyard.dataset("customers@3").to_arrow()  # doctest: +SKIP
+    """
+    if "@" in name and snapshot is None:
+        name, _, at = name.partition("@")
+        if not at.isdigit():
+            raise InvalidInputError(f"{at!r} is not a snapshot number", field="snapshot")
+        snapshot = int(at)
+    return (client or connect()).datasets.get(name, snapshot=snapshot)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from modelyard.errors import ConnectionFailedError, ModelyardError, from_payload
+
+# a long read may pause while the source works; only connecting has a short deadline
+_STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=10.0)
 
 
 class Transport:
@@ -31,18 +36,35 @@ class Transport:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ConnectionFailedError(f"cannot reach modelyard at {self.url}: {exc}") from None
-        if response.status_code >= 400:
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = None
-            error = from_payload(response.status_code, payload)
-            if type(error) is ModelyardError and not error.message:
-                error = ModelyardError(f"server answered HTTP {response.status_code}")
-            raise error
+        _raise_for_error(response)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
 
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A response whose body is read as it arrives (errors are raised before that)."""
+        try:
+            with self._http.stream(method, path, timeout=_STREAM_TIMEOUT, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_error(response)
+                yield response
+        except httpx.ConnectError as exc:
+            raise ConnectionFailedError(f"cannot reach modelyard at {self.url}: {exc}") from None
+
     def close(self) -> None:
         self._http.close()
+
+
+def _raise_for_error(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    error = from_payload(response.status_code, payload)
+    if type(error) is ModelyardError and not error.message:
+        error = ModelyardError(f"server answered HTTP {response.status_code}")
+    raise error

@@ -1,0 +1,68 @@
+"""DuckDB database files, opened read-only with access to other files switched off."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from modelyard.data.connectors.base import Connector, ReadSpec, Source
+from modelyard.data.connectors.rows import BATCH_ROWS
+from modelyard.data.connectors.sql import QMARK, build_select, schema_probe
+from modelyard.errors import ConnectorError
+
+
+class DuckDBConnector(Connector):
+    kind = "duckdb"
+    method = "DuckDB (read-only), native Arrow batches"
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        path = Path(str(self.settings.get("path", "")))
+        if not path.is_file():
+            raise ConnectorError(f"no DuckDB database file at {str(path)!r}")
+        return duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+
+    def test(self) -> str:
+        with self.translate_errors("opening the database failed"):
+            conn = self._connect()
+            try:
+                row = conn.execute("SELECT version()").fetchone()
+            finally:
+                conn.close()
+        return f"DuckDB {row[0] if row else ''}"
+
+    def schema(self, source: Source) -> pa.Schema:
+        with self.translate_errors("reading the schema failed"):
+            conn = self._connect()
+            try:
+                table = conn.execute(schema_probe(QMARK, source)).to_arrow_table()
+                assert table is not None
+                return table.schema
+            finally:
+                conn.close()
+
+    def read(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
+        sql, params = build_select(QMARK, source, spec)
+        with self.translate_errors("reading failed"):
+            conn = self._connect()
+            timer = threading.Timer(self.timeout_seconds, conn.interrupt)
+            timer.start()
+            try:
+                reader = conn.execute(sql, params).to_arrow_reader(BATCH_ROWS)
+                assert reader is not None
+            except BaseException:
+                timer.cancel()
+                conn.close()
+                raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            finally:
+                timer.cancel()
+                conn.close()
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())

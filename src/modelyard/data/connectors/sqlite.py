@@ -1,0 +1,54 @@
+"""SQLite files, opened read-only (`mode=ro`), with a deadline enforced by a progress handler."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from modelyard.data.connectors.base import Connector, ReadSpec, Source
+from modelyard.data.connectors.rows import reader_from_rows
+from modelyard.data.connectors.sql import QMARK, build_select
+from modelyard.errors import ConnectorError
+
+
+class SQLiteConnector(Connector):
+    kind = "sqlite"
+    method = "sqlite3 (read-only), batches to Arrow"
+
+    def _connect(self) -> sqlite3.Connection:
+        path = Path(str(self.settings.get("path", "")))
+        if not path.is_file():
+            raise ConnectorError(f"no SQLite database file at {str(path)!r}")
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+        )
+        deadline = time.monotonic() + self.timeout_seconds
+        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        return conn
+
+    def test(self) -> str:
+        with self.translate_errors("opening the database failed"):
+            conn = self._connect()
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
+        return f"SQLite {sqlite3.sqlite_version}"
+
+    def schema(self, source: Source) -> pa.Schema:
+        return self.read(source, ReadSpec(limit=0)).schema
+
+    def read(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
+        sql, params = build_select(QMARK, source, spec)
+        with self.translate_errors("reading failed"):
+            conn = self._connect()
+            try:
+                cursor = conn.execute(sql, params)
+                names = [d[0] for d in cursor.description or ()]
+                return reader_from_rows(names, cursor.fetchmany, conn.close)
+            except BaseException:
+                conn.close()
+                raise
