@@ -13,6 +13,7 @@ from modelyard.code.repos import RepoStore
 from modelyard.config import Settings
 from modelyard.db import make_engine, make_session_factory, migrate
 from modelyard.demo import load_demo
+from modelyard.demo_data import load_demo_data
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ def prepare(settings: Settings) -> Prepared:
             load_demo(
                 factory, RepoStore(settings.repos_dir, max_push_bytes=settings.git_max_push_bytes)
             )
+            load_demo_data(factory, settings)
     finally:
         engine.dispose()
     return Prepared(settings, generated)

@@ -52,3 +52,37 @@ def create_user(
     finally:
         engine.dispose()
     console.print(f"Created user [bold]{username}[/bold]" + (" (admin)." if admin else "."))
+
+
+@app.command("rotate-key")
+def rotate_key(
+    home: HomeOption = None,
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option(help="file holding the new key (needed when MODELYARD_SECRET_KEY is set)"),
+    ] = None,
+) -> None:
+    """Re-encrypt every connection secret under a new secret key. Stop the server first.
+
+    Example: `modelyard admin rotate-key --home /srv/modelyard`
+    """
+    from modelyard.data.keys import rotate_key as rotate
+    from modelyard.db import make_engine, make_session_factory, migrate
+    from modelyard.errors import ModelyardError
+
+    settings = _settings(home)
+    new_key = new_key_file.read_text().strip() if new_key_file else None
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    try:
+        count = rotate(settings, make_session_factory(engine), new_key=new_key)
+    except ModelyardError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    console.print(f"Re-encrypted the secrets of {count} connection(s) under the new key.")
+    if new_key_file:
+        console.print("Now set MODELYARD_SECRET_KEY to the new key and start the server.")
+    else:
+        console.print(f"The previous key is kept in {settings.home / 'secret.key.old'} (0600).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import admin, auth, code, projects, up
+from modelyard.cli import admin, auth, code, datasets, projects, up
 
 app = typer.Typer(
     name="modelyard",
@@ -21,4 +21,5 @@ app.command("init")(code.init)
 app.command("push")(code.push)
 app.command("git-credential", hidden=True)(code.git_credential)
 app.add_typer(projects.app, name="projects")
+app.add_typer(datasets.app, name="datasets")
 app.add_typer(admin.app, name="admin")

@@ -21,9 +21,31 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "data" / "customers.csv"
+DATASET = "customers"  # the dataset in modelyard's catalog (see modelyard.yaml)
+SAMPLE = HERE / "data" / "customers.csv"
 MODEL_DIR = HERE / "model"
 TARGET = "churned"
+
+
+def load_customers() -> pd.DataFrame:
+    """The customers to train on.
+
+    With a modelyard login (`modelyard login URL`) they come from the `customers` dataset
+    in the catalog, read through the server, so nobody needs the database's password.
+    Without one (offline, or modelyard not installed) the sample shipped in data/ is used.
+    """
+    try:
+        import modelyard
+
+        frame = modelyard.dataset(DATASET).to_pandas(columns=[*FEATURES, TARGET])
+        print(f"read {len(frame)} customers from the modelyard dataset {DATASET!r}")
+        return frame
+    except ImportError:
+        reason = "modelyard is not installed here"
+    except modelyard.ModelyardError as exc:
+        reason = str(exc)
+    print(f"using the sample in {SAMPLE.relative_to(HERE)} ({reason})")
+    return pd.read_csv(SAMPLE)
 
 
 def build_model() -> Pipeline:
@@ -40,7 +62,7 @@ def build_model() -> Pipeline:
 
 
 def main() -> None:
-    data = pd.read_csv(DATA)
+    data = load_customers()
     X, y = data[FEATURES], data[TARGET]
     # A fixed random_state makes the split, and so the scores, the same on every run;
     # stratify keeps the share of churners equal in both parts.

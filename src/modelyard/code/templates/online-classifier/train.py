@@ -10,15 +10,41 @@ from __future__ import annotations
 
 import csv
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # train.py and predict.py must read a record the same way, so the parsing lives in one place.
 from predict import CATEGORICAL_FEATURES, NUMERIC_FEATURES, to_features, to_label
 from river import compose, linear_model, metrics, optim, preprocessing
 
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "data" / "customers.csv"
+DATASET = "customers"  # the dataset in modelyard's catalog (see modelyard.yaml)
+SAMPLE = HERE / "data" / "customers.csv"
 MODEL_DIR = HERE / "model"
+
+
+def customers() -> Iterator[dict[str, Any]]:
+    """The customers to learn from, in signup order.
+
+    With a modelyard login (`modelyard login URL`) they come from the `customers` dataset
+    in the catalog, read through the server, so nobody needs the database's password.
+    Without one (offline, or modelyard not installed) the sample shipped in data/ is used.
+    """
+    try:
+        import modelyard
+
+        frame = modelyard.dataset(DATASET).to_pandas()
+        print(f"reading {len(frame)} customers from the modelyard dataset {DATASET!r}")
+        yield from frame.to_dict("records")
+        return
+    except ImportError:
+        reason = "modelyard is not installed here"
+    except modelyard.ModelyardError as exc:
+        reason = str(exc)
+    print(f"using the sample in {SAMPLE.relative_to(HERE)} ({reason})")
+    with open(SAMPLE, newline="") as f:
+        yield from csv.DictReader(f)
 
 
 def build_model() -> compose.Pipeline:
@@ -37,18 +63,17 @@ def main() -> None:
     accuracy = metrics.Accuracy()
     roc_auc = metrics.ROCAUC()
 
-    with open(DATA, newline="") as f:
-        for n, row in enumerate(csv.DictReader(f), start=1):
-            x, y = to_features(row), to_label(row["churned"])
-            # 1. predict before learning, 2. score the prediction, 3. learn the answer.
-            proba = model.predict_proba_one(x)
-            accuracy.update(y, proba.get(True, 0.0) >= 0.5)
-            roc_auc.update(y, proba)
-            model.learn_one(x, y)
-            if n % 500 == 0:
-                print(
-                    f"[{n:>5} customers] accuracy: {accuracy.get():.3f}  ROC AUC: {roc_auc.get():.3f}"
-                )
+    for n, row in enumerate(customers(), start=1):
+        x, y = to_features(row), to_label(row["churned"])
+        # 1. predict before learning, 2. score the prediction, 3. learn the answer.
+        proba = model.predict_proba_one(x)
+        accuracy.update(y, proba.get(True, 0.0) >= 0.5)
+        roc_auc.update(y, proba)
+        model.learn_one(x, y)
+        if n % 500 == 0:
+            print(
+                f"[{n:>5} customers] accuracy: {accuracy.get():.3f}  ROC AUC: {roc_auc.get():.3f}"
+            )
 
     print(f"progressive accuracy: {accuracy.get():.3f}")
     print(f"progressive ROC AUC: {roc_auc.get():.3f}")
