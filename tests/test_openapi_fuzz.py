@@ -12,6 +12,7 @@ generated bodies reach the handlers. Derandomized and small, so runs repeat and 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import schemathesis
@@ -150,8 +151,11 @@ def fuzz_operation(
     spared_token: int,
 ) -> None:
     # The fuzzer may revoke any token but the one it authenticates with.
-    strategy = operation.as_strategy(generation_mode=mode, path_parameters=fixed).filter(
-        lambda case: str((case.path_parameters or {}).get("token_id")) != str(spared_token)
+    strategy = (
+        operation.as_strategy(generation_mode=mode, path_parameters=fixed)
+        .filter(lambda case: str((case.path_parameters or {}).get("token_id")) != str(spared_token))
+        # No HTTP client sends a URL of 64 KiB (httpx refuses to); that is not the server's to answer.
+        .filter(lambda case: len(urlencode(case.query or {}, doseq=True)) < 60_000)
     )
 
     @FUZZ_SETTINGS

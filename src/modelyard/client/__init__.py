@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from typing import Any
 
 import httpx
@@ -67,6 +68,11 @@ def connect(
         >>> client = modelyard.connect("http://127.0.0.1:8000", token="myd_...")  # doctest: +SKIP
         >>> client.projects.list()  # doctest: +SKIP
     """
+    url, token = _resolve(url, token)
+    return Client(url, token, transport=transport)
+
+
+def _resolve(url: str | None, token: str | None) -> tuple[str, str | None]:
     saved = load_login()
     url = url or os.environ.get("MODELYARD_URL") or (saved.url if saved else None)
     if not url:
@@ -78,7 +84,7 @@ def connect(
         token = os.environ.get("MODELYARD_TOKEN")
     if token is None and saved is not None and saved.url.rstrip("/") == url.rstrip("/"):
         token = saved.token
-    return Client(url, token, transport=transport)
+    return url, token
 
 
 def dataset(name: str, *, snapshot: int | None = None, client: Client | None = None) -> Dataset:
@@ -96,4 +102,7 @@ def dataset(name: str, *, snapshot: int | None = None, client: Client | None = N
         if not at.isdigit():
             raise InvalidInputError(f"{at!r} is not a snapshot number", field="snapshot")
         snapshot = int(at)
-    return (client or connect()).datasets.get(name, snapshot=snapshot)
+    if client is not None:
+        return client.datasets.get(name, snapshot=snapshot)
+    url, token = _resolve(None, None)
+    return Dataset(lambda: closing(Transport(url, token)), name, snapshot=snapshot)

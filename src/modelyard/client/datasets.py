@@ -10,6 +10,7 @@ import builtins
 import io
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 Condition = Sequence[Any]
 Progress = Callable[[int, int | None], None]  # (rows so far, expected rows or None)
+# Gives the transport for one call: a client's shared one, or one opened and closed per call.
+Opener = Callable[[], AbstractContextManager[Transport]]
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,20 @@ class Dataset:
         >>> same = customers.at(snap.id).to_pandas()  # doctest: +SKIP
     """
 
-    def __init__(self, transport: Transport, name: str, *, snapshot: int | None = None) -> None:
-        self._t = transport
+    def __init__(
+        self, transport: Transport | Opener, name: str, *, snapshot: int | None = None
+    ) -> None:
+        if isinstance(transport, Transport):
+            shared = transport
+            self._open: Opener = lambda: nullcontext(shared)
+        else:
+            self._open = transport
         self.name = name
         self.snapshot_id = snapshot
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        with self._open() as transport:
+            return transport.request(method, path, **kwargs)
 
     def __repr__(self) -> str:
         at = f" @snapshot {self.snapshot_id}" if self.snapshot_id else ""
@@ -93,7 +106,7 @@ class Dataset:
 
     def info(self) -> dict[str, Any]:
         """Description, owner, tags, columns (with docs and PII flags) and grants."""
-        result: dict[str, Any] = self._t.request("GET", self._path)
+        result: dict[str, Any] = self._request("GET", self._path)
         return result
 
     def iter_batches(
@@ -117,7 +130,7 @@ class Dataset:
             params["filter"] = json.dumps([list(c) for c in filter])
         if self.snapshot_id is not None:
             params["snapshot"] = self.snapshot_id
-        with self._t.stream("GET", f"{self._path}/data", params=params) as response:
+        with self._open() as t, t.stream("GET", f"{self._path}/data", params=params) as response:
             estimate = response.headers.get("x-modelyard-row-estimate")
             expected = int(estimate) if estimate and estimate.isdigit() else None
             raw = _ChunkReader(response.iter_bytes(1 << 20))
@@ -158,7 +171,7 @@ class Dataset:
             params["columns"] = builtins.list(columns)
         if self.snapshot_id is not None:
             params["snapshot"] = self.snapshot_id
-        with self._t.stream("GET", f"{self._path}/data", params=params) as response:
+        with self._open() as t, t.stream("GET", f"{self._path}/data", params=params) as response:
             data = response.read()
         return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
@@ -190,27 +203,27 @@ class Dataset:
 
     def profile(self, *, refresh: bool = False) -> dict[str, Any]:
         """The stored profile (row count, per-column statistics); `refresh` recomputes it."""
-        result: dict[str, Any] = self._t.request(
+        result: dict[str, Any] = self._request(
             "POST" if refresh else "GET", f"{self._path}/profile"
         )
         return result
 
     def sample(self, n: int = 20) -> dict[str, Any]:
-        result: dict[str, Any] = self._t.request("GET", f"{self._path}/sample", params={"limit": n})
+        result: dict[str, Any] = self._request("GET", f"{self._path}/sample", params={"limit": n})
         return result
 
     def snapshot(self, note: str = "") -> Snapshot:
         """Freeze the dataset to Parquet on the server; unchanged data gives the same snapshot."""
-        data = self._t.request("POST", f"{self._path}/snapshots", json={"note": note})
+        data = self._request("POST", f"{self._path}/snapshots", json={"note": note})
         return Snapshot.from_json(data)
 
     def snapshots(self) -> builtins.list[Snapshot]:
-        data = self._t.request("GET", f"{self._path}/snapshots")
+        data = self._request("GET", f"{self._path}/snapshots")
         return [Snapshot.from_json(s) for s in data["items"]]
 
     def at(self, snapshot: int) -> Dataset:
         """The same dataset, read from one of its snapshots."""
-        return Dataset(self._t, self.name, snapshot=snapshot)
+        return Dataset(self._open, self.name, snapshot=snapshot)
 
 
 class Datasets:

@@ -27,12 +27,12 @@ from modelyard.http_errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-Columns = Annotated[list[str] | None, Query(max_length=1000, description="columns to read")]
+Columns = Annotated[list[str] | None, Query(max_length=200, description="columns to read")]
 Limit = Annotated[int | None, Query(ge=0, le=1_000_000_000, description="at most this many rows")]
 FilterParam = Annotated[
     str | None,
     Query(
-        max_length=100_000, description='JSON, e.g. [["age", ">=", 30], ["country", "in", ["DE"]]]'
+        max_length=8000, description='JSON, e.g. [["age", ">=", 30], ["country", "in", ["DE"]]]'
     ),
 ]
 SnapshotParam = Annotated[int | None, Query(ge=1, description="read this snapshot instead")]

@@ -32,8 +32,7 @@ from modelyard.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from modelyard.projects.service import get_project
-from modelyard.projects.tables import MembershipRow, ProjectRow
+from modelyard.projects.service import find_project, get_project, member_project_ids, slugs_by_id
 
 FILE_KINDS = ("files", "s3")
 
@@ -41,7 +40,7 @@ FILE_KINDS = ("files", "s3")
 def _visible(query: Select[DatasetRow], actor: Actor) -> Select[DatasetRow]:
     if actor.is_admin:
         return query
-    member_projects = select(MembershipRow.project_id).where(MembershipRow.user_id == actor.id)
+    member_projects = member_project_ids(actor.id)
     granted = select(DatasetGrantRow.dataset_id).where(
         DatasetGrantRow.project_id.in_(member_projects)
     )
@@ -211,8 +210,8 @@ def delete_dataset(session: Session, actor: Actor, name: str) -> None:
     session.commit()
 
 
-def _grant(session: Session, actor: Actor, row: DatasetRow, slug: str) -> ProjectRow:
-    project = session.scalars(select(ProjectRow).where(ProjectRow.slug == slug)).first()
+def _grant(session: Session, actor: Actor, row: DatasetRow, slug: str) -> None:
+    project = find_project(session, slug)
     if project is None:
         raise NotFoundError(f"no project {slug!r}", field="project")
     exists = session.scalar(
@@ -232,7 +231,6 @@ def _grant(session: Session, actor: Actor, row: DatasetRow, slug: str) -> Projec
             ip=actor.ip,
             project=slug,
         )
-    return project
 
 
 def grant(session: Session, actor: Actor, name: str, slug: str) -> None:
@@ -245,7 +243,7 @@ def grant(session: Session, actor: Actor, name: str, slug: str) -> None:
 
 def revoke(session: Session, actor: Actor, name: str, slug: str) -> None:
     row = get_dataset(session, actor, name, edit=True)
-    project = session.scalars(select(ProjectRow).where(ProjectRow.slug == slug)).first()
+    project = find_project(session, slug)
     grant_row = (
         session.scalars(
             select(DatasetGrantRow).where(
@@ -267,14 +265,14 @@ def revoke(session: Session, actor: Actor, name: str, slug: str) -> None:
 def grants_of(session: Session, dataset_ids: Sequence[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = defaultdict(list)
     rows = session.execute(
-        select(DatasetGrantRow.dataset_id, ProjectRow.slug)
-        .join(ProjectRow, ProjectRow.id == DatasetGrantRow.project_id)
-        .where(DatasetGrantRow.dataset_id.in_(dataset_ids))
-        .order_by(ProjectRow.slug)
+        select(DatasetGrantRow.dataset_id, DatasetGrantRow.project_id).where(
+            DatasetGrantRow.dataset_id.in_(dataset_ids)
+        )
     ).all()
-    for dataset_id, slug in rows:
-        found[dataset_id].append(slug)
-    return found
+    slugs = slugs_by_id(session, {project_id for _, project_id in rows})
+    for dataset_id, project_id in rows:
+        found[dataset_id].append(slugs[project_id])
+    return {k: sorted(v) for k, v in found.items()}
 
 
 def latest_profile(session: Session, dataset_id: int) -> ProfileRow | None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from modelyard.accounts import audit
@@ -54,6 +54,21 @@ def get_project(
             f"you are a {role.value} of {slug!r}; this needs the {min_role.value} role"
         )
     return project
+
+
+def find_project(session: Session, slug: str) -> ProjectRow | None:
+    """The project named `slug`, without an access check (callers check their own rules)."""
+    return session.scalars(select(ProjectRow).where(ProjectRow.slug == slug)).first()
+
+
+def member_project_ids(user_id: int) -> Select[int]:
+    """A subquery of the ids of the projects `user_id` is a member of."""
+    return select(MembershipRow.project_id).where(MembershipRow.user_id == user_id)
+
+
+def slugs_by_id(session: Session, ids: Collection[int]) -> dict[int, str]:
+    rows = session.execute(select(ProjectRow.id, ProjectRow.slug).where(ProjectRow.id.in_(ids)))
+    return {project_id: slug for project_id, slug in rows.all()}
 
 
 def require_writable(project: ProjectRow) -> ProjectRow:
