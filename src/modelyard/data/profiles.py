@@ -22,7 +22,7 @@ from modelyard.data.connections import connector_for
 from modelyard.data.connectors import ReadSpec
 from modelyard.data.schemas import ColumnProfile, Histogram, TopValue
 from modelyard.data.secrets import SecretBox
-from modelyard.data.service import get_dataset, source_of
+from modelyard.data.service import get_dataset, guarded, source_errors, source_of
 from modelyard.data.tables import ConnectionRow, DatasetReadRow, ProfileRow
 
 TOP_VALUES = 10
@@ -148,8 +148,9 @@ def refresh_profile(session: Session, actor: Actor, box: SecretBox, name: str) -
     connection = session.get(ConnectionRow, dataset.connection_id)
     assert connection is not None
     started = time.perf_counter()
-    with connector_for(connection, box) as connector:
-        table = connector.read(source_of(dataset), ReadSpec()).read_all()
+    with source_errors(dataset.name), connector_for(connection, box) as connector:
+        reader = connector.read(source_of(dataset), ReadSpec())
+        table = guarded(reader, dataset.name, connector.secrets).read_all()
     columns = compute(table)
     row = ProfileRow(
         dataset_id=dataset.id,

@@ -8,7 +8,7 @@ the catalog's "who uses it" and, later, runs are built from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -17,11 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from modelyard.accounts.actors import Actor
 from modelyard.data.connections import connector_for
 from modelyard.data.filters import build_spec, parse_filter
-from modelyard.data.secrets import SecretBox, scrub
-from modelyard.data.service import get_dataset, refresh_schema, source_of
+from modelyard.data.secrets import SecretBox
+from modelyard.data.service import (
+    get_dataset,
+    guarded,
+    refresh_schema,
+    source_errors,
+    source_of,
+)
 from modelyard.data.snapshots import get_snapshot, snapshot_reader, snapshot_schema
 from modelyard.data.tables import ConnectionRow, DatasetReadRow, DatasetRow
-from modelyard.errors import ConnectorError, ModelyardError
 from modelyard.storage import ArtifactStore
 
 MAX_SAMPLE = 1000
@@ -61,29 +66,17 @@ def open_read(
     session.commit()
     spec = build_spec(schema, columns=columns, limit=limit, conditions=conditions)
     connector = connector_for(connection, box)
-    return _started(dataset, None, connector.read(source_of(dataset), spec), connector.secrets)
+    with source_errors(dataset.name):
+        return _started(dataset, None, connector.read(source_of(dataset), spec), connector.secrets)
 
 
 def _started(
     dataset: DatasetRow,
     snapshot_id: int | None,
     reader: pa.RecordBatchReader,
-    secrets: dict[str, str] | object,
+    secrets: Mapping[str, str],
 ) -> OpenedRead:
-    hidden = secrets if isinstance(secrets, dict) else {}
-
-    def translated() -> Iterator[pa.RecordBatch]:
-        try:
-            yield from reader
-        except ModelyardError:
-            raise
-        except Exception as exc:
-            detail = scrub(
-                str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__, hidden
-            )
-            raise ConnectorError(f"reading dataset {dataset.name!r} failed: {detail}") from None
-
-    batches = translated()
+    batches = iter(guarded(reader, dataset.name, secrets))
     first = next(batches, None)
 
     def all_batches() -> Iterator[pa.RecordBatch]:

@@ -8,7 +8,8 @@ anyone else gets NotFoundError, exactly as for a dataset that does not exist.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import pyarrow as pa
 from sqlalchemy import Select, or_, select
@@ -23,12 +24,14 @@ from modelyard.data.connectors import Source
 from modelyard.data.connectors.files import check_path
 from modelyard.data.connectors.sqlguard import check_read_only
 from modelyard.data.schemas import ColumnPublic, DatasetCreate, DatasetPublic, DatasetUpdate
-from modelyard.data.secrets import SecretBox
+from modelyard.data.secrets import SecretBox, scrub
 from modelyard.data.tables import ConnectionRow, DatasetGrantRow, DatasetRow, ProfileRow
 from modelyard.db import utcnow
 from modelyard.errors import (
     ConflictError,
+    ConnectorError,
     InvalidInputError,
+    ModelyardError,
     NotFoundError,
     PermissionDeniedError,
 )
@@ -81,6 +84,33 @@ def list_datasets(
     ]
 
 
+@contextmanager
+def source_errors(dataset: str) -> Iterator[None]:
+    """Source failures name the dataset they happened in (never the connection's secret)."""
+    try:
+        yield
+    except ConnectorError as exc:
+        raise ConnectorError(f"dataset {dataset!r}: {exc.message}", field=exc.field) from None
+
+
+def guarded(
+    reader: pa.RecordBatchReader, dataset: str, secrets: Mapping[str, str]
+) -> pa.RecordBatchReader:
+    """`reader` whose failures while streaming (a timeout, a dropped connection) arrive as
+    ConnectorError naming the dataset, with the connection's secrets scrubbed."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except ModelyardError:
+            raise
+        except Exception as exc:
+            detail = scrub((str(exc).strip() or type(exc).__name__).splitlines()[0][:500], secrets)
+            raise ConnectorError(f"dataset {dataset!r}: reading failed: {detail}") from None
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
 def source_of(row: DatasetRow) -> Source:
     return Source(table=row.table, query=row.query, path=row.path, file_format=row.file_format)
 
@@ -110,7 +140,7 @@ def _checked_source(
 def refresh_schema(session: Session, box: SecretBox, row: DatasetRow) -> pa.Schema:
     connection = session.get(ConnectionRow, row.connection_id)
     assert connection is not None
-    with connector_for(connection, box) as connector:
+    with source_errors(row.name), connector_for(connection, box) as connector:
         schema = connector.schema(source_of(row))
     stored = [{"name": f.name, "type": str(f.type)} for f in schema]
     if stored != row.schema:

@@ -23,7 +23,7 @@ from modelyard.data.connectors.base import limited
 from modelyard.data.connectors.files import expression
 from modelyard.data.schemas import SnapshotPublic
 from modelyard.data.secrets import SecretBox
-from modelyard.data.service import get_dataset, source_of
+from modelyard.data.service import get_dataset, guarded, source_errors, source_of
 from modelyard.data.tables import ConnectionRow, DatasetReadRow, DatasetRow, SnapshotRow
 from modelyard.errors import NotFoundError
 from modelyard.storage import ArtifactStore
@@ -57,8 +57,10 @@ def create_snapshot(
     fd, tmp = tempfile.mkstemp(suffix=".parquet", prefix="modelyard-snapshot-")
     os.close(fd)
     try:
-        with connector_for(connection, box) as connector:
-            reader = connector.read(source_of(dataset), ReadSpec())
+        with source_errors(dataset.name), connector_for(connection, box) as connector:
+            reader = guarded(
+                connector.read(source_of(dataset), ReadSpec()), dataset.name, connector.secrets
+            )
             rows = 0
             with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as writer:
                 for batch in reader:
