@@ -12,7 +12,17 @@ from starlette.responses import Response
 
 from modelyard.accounts.sessions import COOKIE_NAME
 from modelyard.errors import AuthenticationError, ModelyardError
-from modelyard.web import account_pages, admin_pages, auth_pages, code_pages, project_pages
+from modelyard.web import (
+    account_pages,
+    admin_pages,
+    auth_pages,
+    charts,
+    code_pages,
+    connection_pages,
+    data_pages,
+    dataset_edit_pages,
+    project_pages,
+)
 from modelyard.web.templating import make_templates, render
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -31,6 +41,18 @@ def render_error(request: Request, error: ModelyardError) -> Response:
 
 def mount_portal(app: FastAPI) -> None:
     app.state.templates = make_templates()
+    # Plotly.js is served from the installed package, under /static: before the mount.
+    app.include_router(charts.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for module in (auth_pages, project_pages, code_pages, account_pages, admin_pages):
+    pages = (
+        auth_pages,
+        project_pages,
+        code_pages,
+        account_pages,
+        admin_pages,
+        connection_pages,
+        dataset_edit_pages,  # /data/new before /data/{name}
+        data_pages,
+    )
+    for module in pages:
         app.include_router(module.router)

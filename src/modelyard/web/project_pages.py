@@ -11,6 +11,7 @@ from modelyard.accounts.actors import Actor
 from modelyard.accounts.deps import SessionDep
 from modelyard.accounts.service import list_users
 from modelyard.code import service as code_service
+from modelyard.data import service as data_service
 from modelyard.errors import ModelyardError
 from modelyard.projects import service
 from modelyard.projects.schemas import MemberSet, ProjectCreate, ProjectPublic, ProjectUpdate, Role
@@ -37,6 +38,17 @@ def with_code_counts(request: Request, projects: list[ProjectPublic]) -> list[Pr
     return projects
 
 
+def with_data_counts(
+    session: Session, actor: Actor, projects: list[ProjectPublic]
+) -> list[ProjectPublic]:
+    """Add how many datasets each project may read (two queries for the whole page)."""
+    visible = data_service.list_datasets(session, actor)
+    grants = data_service.grants_of(session, [row.id for row in visible])
+    for project in projects:
+        project.counts["datasets"] = sum(project.slug in slugs for slugs in grants.values())
+    return projects
+
+
 def overview(
     request: Request,
     session: Session,
@@ -52,6 +64,7 @@ def overview(
             session, actor, service.list_projects(session, actor, include_archived=archived)
         ),
     )
+    with_data_counts(session, actor, projects)
     context = {"projects": projects, "show_archived": archived, "error": error, "form": form or {}}
     return render(request, "overview.html", context, status=error.status_code if error else 200)
 
@@ -87,6 +100,7 @@ def project_view(
 ) -> Response:
     project = service.get_project(session, actor, slug)
     described = with_code_counts(request, service.describe(session, actor, [project]))[0]
+    with_data_counts(session, actor, [described])
     role = described.my_role
     can_edit = actor.is_admin or (role is not None and role.rank >= Role.editor.rank)
     can_manage = actor.is_admin or role == Role.owner

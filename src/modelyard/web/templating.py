@@ -43,11 +43,26 @@ def timestamp(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def number(value: float | None) -> str:
+    """Counts with thousands separators, other numbers to four significant digits."""
+    if value is None:
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.4g}"
+
+
+def percent(fraction: float | None) -> str:
+    return "—" if fraction is None else f"{fraction * 100:.1f} %"
+
+
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.filters["markdown"] = render_markdown
     templates.env.filters["first_line"] = first_line
     templates.env.filters["timestamp"] = timestamp
+    templates.env.filters["number"] = number
+    templates.env.filters["percent"] = percent
     return templates
 
 
