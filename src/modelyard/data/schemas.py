@@ -5,17 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from modelyard.accounts.schemas import Strict, Username
 from modelyard.projects.schemas import Description, Slug
 
 Kind = Literal["postgresql", "mysql", "sqlite", "duckdb", "files", "s3"]
 FileFormat = Literal["", "parquet", "csv", "json"]
+RESERVED_NAMES = frozenset({"new"})  # the portal's creation pages live at .../new
+
+
+def _not_reserved(name: str) -> str:
+    if name in RESERVED_NAMES:
+        raise ValueError(f"{name!r} is reserved; choose another name")
+    return name
+
+
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$"),
-    Field(description="1-64 characters: lowercase letters, digits, '.', '_' or '-'"),
+    AfterValidator(_not_reserved),
+    Field(description="1-64 characters: lowercase letters, digits, '.', '_' or '-'; not 'new'"),
 ]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Text = Annotated[str, StringConstraints(max_length=500)]

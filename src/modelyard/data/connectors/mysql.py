@@ -12,10 +12,35 @@ from typing import Any
 import pyarrow as pa
 import pymysql
 import pymysql.cursors
+from pymysql.constants import FIELD_TYPE
 
 from modelyard.data.connectors.base import Connector, ReadSpec, Source
 from modelyard.data.connectors.rows import reader_from_rows
 from modelyard.data.connectors.sql import MYSQL, build_select
+
+_INTEGERS = (
+    FIELD_TYPE.TINY,
+    FIELD_TYPE.SHORT,
+    FIELD_TYPE.LONG,
+    FIELD_TYPE.INT24,
+    FIELD_TYPE.LONGLONG,
+    FIELD_TYPE.YEAR,
+)
+_NUMBERS = (FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE, FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL)
+# The types the server reports that map to one Arrow type; text and blobs share codes
+# (only the charset tells them apart), so those are inferred from the values.
+_DECLARED: dict[int, pa.DataType] = {
+    **dict.fromkeys(_INTEGERS, pa.int64()),
+    **dict.fromkeys(_NUMBERS, pa.float64()),
+    FIELD_TYPE.DATETIME: pa.timestamp("us"),
+    FIELD_TYPE.TIMESTAMP: pa.timestamp("us"),
+    FIELD_TYPE.DATE: pa.date32(),
+    FIELD_TYPE.NEWDATE: pa.date32(),
+    FIELD_TYPE.TIME: pa.string(),
+    FIELD_TYPE.JSON: pa.string(),
+    FIELD_TYPE.ENUM: pa.string(),
+    FIELD_TYPE.SET: pa.string(),
+}
 
 
 class MySQLConnector(Connector):
@@ -52,7 +77,9 @@ class MySQLConnector(Connector):
         return f"MariaDB {version}" if "MariaDB" in version else f"MySQL {version}"
 
     def schema(self, source: Source) -> pa.Schema:
-        return self.read(source, ReadSpec(limit=0)).schema
+        reader = self.read(source, ReadSpec(limit=0))
+        reader.close()
+        return reader.schema
 
     def read(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
         sql, params = build_select(MYSQL, source, spec)
@@ -64,12 +91,13 @@ class MySQLConnector(Connector):
                 cursor = conn.cursor()
                 cursor.execute(sql, params or None)
                 names = [d[0] for d in cursor.description or ()]
+                declared = [_DECLARED.get(d[1]) for d in cursor.description or ()]
 
                 def close() -> None:
                     cursor.close()
                     conn.close()
 
-                return reader_from_rows(names, cursor.fetchmany, close)
+                return reader_from_rows(names, cursor.fetchmany, close, declared)
             except BaseException:
                 conn.close()
                 raise

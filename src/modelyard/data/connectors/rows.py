@@ -57,10 +57,19 @@ def reader_from_rows(
     names: Sequence[str],
     fetch: Callable[[int], Sequence[Sequence[Any]]],
     close: Callable[[], None],
+    declared: Sequence[pa.DataType | None] | None = None,
 ) -> pa.RecordBatchReader:
-    """A reader over `fetch(n)` (a cursor's fetchmany) that calls `close` when done."""
+    """A reader over `fetch(n)` (a cursor's fetchmany) that calls `close` when done.
+
+    `declared` gives the types a driver reports per column (None where it cannot tell);
+    the others are inferred from the first batch.
+    """
     first = list(fetch(BATCH_ROWS))
-    types = [_infer([row[i] for row in first]) for i in range(len(names))]
+    known = list(declared) if declared else [None] * len(names)
+    types: list[pa.DataType] = [
+        declared_type if declared_type is not None else _infer([row[i] for row in first])
+        for i, declared_type in enumerate(known)
+    ]
 
     def to_batch(rows: list[Sequence[Any]]) -> pa.RecordBatch:
         arrays = []

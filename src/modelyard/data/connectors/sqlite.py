@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from modelyard.data.connectors.base import Connector, ReadSpec, Source
-from modelyard.data.connectors.rows import reader_from_rows
+from modelyard.data.connectors.rows import BATCH_ROWS, reader_from_rows
 from modelyard.data.connectors.sql import QMARK, build_select
 from modelyard.errors import ConnectorError
 
@@ -39,7 +39,11 @@ class SQLiteConnector(Connector):
         return f"SQLite {sqlite3.sqlite_version}"
 
     def schema(self, source: Source) -> pa.Schema:
-        return self.read(source, ReadSpec(limit=0)).schema
+        # SQLite declares no result types: read what a full read's first batch would be, so
+        # the types inferred here are the ones the read will stream.
+        reader = self.read(source, ReadSpec(limit=BATCH_ROWS))
+        reader.close()
+        return reader.schema
 
     def read(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
         sql, params = build_select(QMARK, source, spec)
