@@ -1,21 +1,27 @@
-"""MySQL and MariaDB through PyMySQL with an unbuffered (streaming) cursor.
+"""MySQL and MariaDB: ConnectorX for whole-table reads, PyMySQL for everything else.
 
-Reads run inside `START TRANSACTION READ ONLY`, with the socket's read timeout as the
-statement deadline (it works the same on MySQL and MariaDB, whose server-side timeout
-variables differ).
+Chosen by measurement (200,000 rows x 6 columns from the local MariaDB): ConnectorX 0.18 s,
+PyMySQL's streaming cursor 2.1 s, pandas.read_sql 2.0 s. ConnectorX cannot open a read-only
+transaction or bind parameters, so it only runs statements modelyard builds itself from a
+table name, columns and a limit; dataset queries and filtered reads go through PyMySQL
+inside `START TRANSACTION READ ONLY`, with the socket's read timeout as the deadline (it
+works the same on MySQL and MariaDB, whose server-side timeout variables differ). Both paths
+answer the same column types.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
+from urllib.parse import quote
 
+import connectorx
 import pyarrow as pa
 import pymysql
 import pymysql.cursors
 from pymysql.constants import FIELD_TYPE
 
 from modelyard.data.connectors.base import Connector, ReadSpec, Source
-from modelyard.data.connectors.rows import reader_from_rows
+from modelyard.data.connectors.rows import BATCH_ROWS, reader_from_rows
 from modelyard.data.connectors.sql import MYSQL, build_select
 
 _INTEGERS = (
@@ -45,7 +51,14 @@ _DECLARED: dict[int, pa.DataType] = {
 
 class MySQLConnector(Connector):
     kind = "mysql"
-    method = "PyMySQL streaming cursor, batches to Arrow"
+    method = "ConnectorX for tables; PyMySQL read-only transaction for queries and filters"
+
+    def _uri(self) -> str:
+        s = self.settings
+        user = quote(str(s.get("user", "")), safe="")
+        password = quote(self.secrets.get("password", ""), safe="")
+        host, port = str(s.get("host", "127.0.0.1")), int(str(s.get("port", 3306)))
+        return f"mysql://{user}:{password}@{host}:{port}/{quote(str(s.get('database', '')))}"
 
     def _connect(self) -> Any:
         s = self.settings
@@ -82,6 +95,30 @@ class MySQLConnector(Connector):
         return reader.schema
 
     def read(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
+        if source.table and not spec.filters and spec.limit != 0:
+            return self._bulk(source, spec)
+        return self._stream(source, spec)
+
+    def _bulk(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
+        # The PyMySQL probe fails fast on a wrong password or a missing table (ConnectorX's
+        # pool would retry for half a minute) and gives the column types both paths answer.
+        probe = self._stream(source, ReadSpec(columns=spec.columns, limit=0))
+        probe.close()
+        sql, _ = build_select(MYSQL, source, spec)
+        with self.translate_errors("reading failed"):
+            raw = cast(pa.Table, connectorx.read_sql(self._uri(), sql, return_type="arrow"))
+            table = pa.Table.from_arrays(
+                [
+                    column.cast(wanted.type) if wanted.type != pa.string() else column
+                    for column, wanted in zip(raw.columns, probe.schema, strict=True)
+                ],
+                names=probe.schema.names,
+            )
+        return pa.RecordBatchReader.from_batches(
+            table.schema, table.to_batches(max_chunksize=BATCH_ROWS)
+        )
+
+    def _stream(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
         sql, params = build_select(MYSQL, source, spec)
         if params:  # PyMySQL %-formats the statement when given parameters
             sql = sql.replace("%", "%%").replace("\x00", "%s")
