@@ -12,8 +12,15 @@ from modelyard.errors import InvalidInputError
 SchemaT = TypeVar("SchemaT", bound=BaseModel)
 
 
+LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
 def _field_of(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    # Only the first element is where the value came from; a field may itself be called
+    # `path` or `query` (a dataset's), so later elements are kept whatever their name.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in LOCATIONS:
+        parts = parts[1:]
     return ".".join(parts) or (str(loc[0]) if loc else "body")
 
 

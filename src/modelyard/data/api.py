@@ -31,9 +31,7 @@ Columns = Annotated[list[str] | None, Query(max_length=200, description="columns
 Limit = Annotated[int | None, Query(ge=0, le=1_000_000_000, description="at most this many rows")]
 FilterParam = Annotated[
     str | None,
-    Query(
-        max_length=8000, description='JSON, e.g. [["age", ">=", 30], ["country", "in", ["DE"]]]'
-    ),
+    Query(max_length=8000, description='JSON, e.g. [["age", ">=", 30], ["country", "in", ["DE"]]]'),
 ]
 SnapshotParam = Annotated[int | None, Query(ge=1, description="read this snapshot instead")]
 

@@ -88,7 +88,13 @@ def _checked_settings(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
         model = SETTINGS[kind].model_validate(dict(settings))
     except ValidationError as exc:
         _, message, field = describe_validation(exc.errors())
-        raise InvalidInputError(f"settings.{message}", field=f"settings.{field}") from None
+        named = f"settings.{field}"
+        # name the field as the request spells it: 'settings.host' is required
+        if message.startswith(f"{field}: "):
+            message = named + message[len(field) :]
+        else:
+            message = message.replace(repr(field), repr(named), 1)
+        raise InvalidInputError(message, field=named) from None
     return model.model_dump(exclude_none=True)
 
 

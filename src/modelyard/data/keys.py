@@ -38,6 +38,7 @@ def secret_box(settings: Settings) -> SecretBox:
 
 def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode given to os.open applies only to a file it creates
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
         handle.flush()

@@ -68,11 +68,6 @@ def create_snapshot(
                     rows += batch.num_rows
             schema = reader.schema
         digest = _sha256(tmp)
-        session.add(
-            DatasetReadRow(
-                dataset_id=dataset.id, user_id=actor.id, purpose="snapshot", row_count=rows
-            )
-        )
         existing = session.scalars(
             select(SnapshotRow).where(
                 SnapshotRow.dataset_id == dataset.id, SnapshotRow.sha256 == digest
