@@ -101,6 +101,14 @@ def _value(column: str, kind: pa.DataType, value: Any) -> Scalar:
         if pa.types.is_integer(kind) and isinstance(value, float) and not value.is_integer():
             raise wrong("a whole number")
         return value
+    if pa.types.is_time(kind):
+        # Not `datetime.fromisoformat`, which wants a date first: "12:30" is a time of day.
+        if not isinstance(value, str):
+            raise wrong("an ISO time of day")
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError:
+            raise wrong("an ISO time of day") from None
     if pa.types.is_temporal(kind):
         if not isinstance(value, str):
             raise wrong("an ISO date or time")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 import pyarrow as pa
 
@@ -23,7 +23,7 @@ from modelyard.errors import ConnectorError, ModelyardError
 
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "not in", "is null", "is not null"]
 OPS: tuple[str, ...] = ("=", "!=", "<", "<=", ">", ">=", "in", "not in", "is null", "is not null")
-Scalar = str | int | float | bool | dt.date | dt.datetime
+Scalar = str | int | float | bool | dt.date | dt.datetime | dt.time
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,45 @@ class Connector(abc.ABC):
             detail = scrub(_first_line(exc), self.secrets)
             raise ConnectorError(f"{doing}: {detail}") from None
 
+    def stream(
+        self,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        release: Callable[[], None] = lambda: None,
+    ) -> pa.RecordBatchReader:
+        """A reader over `batches` whose failures while streaming (a timeout, a refused
+        write, a dropped connection) are translated like any other; see `streaming`."""
+
+        def translated() -> Iterator[pa.RecordBatch]:
+            with self.translate_errors("reading failed"):
+                yield from batches
+
+        return streaming(schema, translated(), release)
+
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:500]
+
+
+def streaming(
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], release: Callable[[], None]
+) -> pa.RecordBatchReader:
+    """A reader over `batches` that calls `release` once: when the batches end or fail, or
+    when the reader is dropped, read or not (pyarrow's `close()` keeps the iterator)."""
+
+    def guarded() -> Iterator[pa.RecordBatch | None]:
+        try:
+            # Started before it is handed over, so dropping the reader unread still runs
+            # `finally` (a generator that never started has no `finally` to run).
+            yield None
+            yield from batches
+        finally:
+            release()
+
+    started = guarded()
+    next(started)  # the None; every later item is a batch
+    return pa.RecordBatchReader.from_batches(schema, cast(Iterator[pa.RecordBatch], started))
 
 
 def limited(reader: pa.RecordBatchReader, limit: int | None) -> pa.RecordBatchReader:

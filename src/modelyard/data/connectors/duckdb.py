@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -38,9 +37,8 @@ class DuckDBConnector(Connector):
         with self.translate_errors("reading the schema failed"):
             conn = self._connect()
             try:
-                table = conn.execute(schema_probe(QMARK, source)).to_arrow_table()
-                assert table is not None
-                return table.schema
+                schema: pa.Schema = conn.sql(schema_probe(QMARK, source)).to_arrow_table().schema
+                return schema
             finally:
                 conn.close()
 
@@ -51,18 +49,17 @@ class DuckDBConnector(Connector):
             timer = threading.Timer(self.timeout_seconds, conn.interrupt)
             timer.start()
             try:
-                reader = conn.execute(sql, params).to_arrow_reader(BATCH_ROWS)
-                assert reader is not None
+                # `sql(...)`, not `execute(...)`: DuckDB refuses Arrow output of a DB-API
+                # result (it would copy every row once more).
+                reader = conn.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
             except BaseException:
                 timer.cancel()
                 conn.close()
                 raise
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                yield from reader
-            finally:
-                timer.cancel()
-                conn.close()
+        def release() -> None:
+            timer.cancel()
+            reader.close()
+            conn.close()
 
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+        return self.stream(reader.schema, reader, release)

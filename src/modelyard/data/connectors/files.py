@@ -66,7 +66,9 @@ def expression(filters: Sequence[Filter]) -> ds.Expression | None:
             values = list(condition.value) if isinstance(condition.value, tuple) else []
             term = field.isin(values)
             if condition.op == "not in":
-                term = ~term
+                # As in SQL: NULL is not "not in" a list (it is unknown), unless the list is
+                # empty; pyarrow's isin answers false for NULL, so ~isin would keep it.
+                term = ~term & field.is_valid() if values else ~term
         else:
             term = _COMPARE[condition.op](field, condition.value)
         combined = term if combined is None else combined & term
@@ -126,7 +128,19 @@ class S3Connector(FilesConnector):
     kind = "s3"
     method = "pyarrow.dataset scan over s3fs (fsspec)"
 
+    _fs: Any = None
+
     def _s3(self) -> Any:
+        # One filesystem per connector: each makes its own botocore session and client,
+        # which costs more than a small read.
+        if self._fs is None:
+            self._fs = self._new_s3()
+        return self._fs
+
+    def close(self) -> None:
+        self._fs = None
+
+    def _new_s3(self) -> Any:
         s = self.settings
         client_kwargs: dict[str, Any] = {}
         if s.get("region"):
@@ -154,8 +168,12 @@ class S3Connector(FilesConnector):
     def _files(self, source: Source) -> tuple[Any, list[str]]:
         fs, root = self._s3(), self._root()
         pattern = posixpath.join(root, check_path(source.path))
-        matches = sorted(fs.glob(pattern)) if _is_glob(pattern) else [pattern]
-        files = [m for m in matches if m.startswith(root + "/") and fs.isfile(m)]
+        if _is_glob(pattern):
+            found: dict[str, dict[str, Any]] = fs.glob(pattern, detail=True)
+            matches = sorted(m for m, info in found.items() if info.get("type") == "file")
+        else:
+            matches = [pattern] if _is_object(fs, pattern) else []
+        files = [m for m in matches if m.startswith(root + "/")]
         if not files:
             raise ConnectorError(f"no objects match {source.path!r}")
         return fs, files
@@ -165,6 +183,15 @@ class S3Connector(FilesConnector):
             fs = self._s3()
             count = len(fs.ls(self._root(), detail=False))
         return f"S3 bucket reachable, {count} entries under the root"
+
+
+def _is_object(fs: Any, path: str) -> bool:
+    # Not `fs.isfile`: it answers False when the endpoint cannot be reached at all, which
+    # would report an unreachable bucket as a missing file.
+    try:
+        return bool(fs.info(path)["type"] == "file")
+    except FileNotFoundError:
+        return False
 
 
 def _is_glob(path: str) -> bool:

@@ -21,7 +21,7 @@ import pymysql.cursors
 from pymysql.constants import FIELD_TYPE
 
 from modelyard.data.connectors.base import Connector, ReadSpec, Source
-from modelyard.data.connectors.rows import BATCH_ROWS, reader_from_rows
+from modelyard.data.connectors.rows import BATCH_ROWS, batches_from_rows
 from modelyard.data.connectors.sql import MYSQL, build_select
 
 _INTEGERS = (
@@ -102,17 +102,16 @@ class MySQLConnector(Connector):
     def _bulk(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
         # The PyMySQL probe fails fast on a wrong password or a missing table (ConnectorX's
         # pool would retry for half a minute) and gives the column types both paths answer.
-        probe = self._stream(source, ReadSpec(columns=spec.columns, limit=0))
-        probe.close()
+        wanted_schema = self._stream(source, ReadSpec(columns=spec.columns, limit=0)).schema
         sql, _ = build_select(MYSQL, source, spec)
         with self.translate_errors("reading failed"):
             raw = cast(pa.Table, connectorx.read_sql(self._uri(), sql, return_type="arrow"))
             table = pa.Table.from_arrays(
                 [
                     column.cast(wanted.type) if wanted.type != pa.string() else column
-                    for column, wanted in zip(raw.columns, probe.schema, strict=True)
+                    for column, wanted in zip(raw.columns, wanted_schema, strict=True)
                 ],
-                names=probe.schema.names,
+                names=wanted_schema.names,
             )
         return pa.RecordBatchReader.from_batches(
             table.schema, table.to_batches(max_chunksize=BATCH_ROWS)
@@ -130,11 +129,13 @@ class MySQLConnector(Connector):
                 names = [d[0] for d in cursor.description or ()]
                 declared = [_DECLARED.get(d[1]) for d in cursor.description or ()]
 
-                def close() -> None:
-                    cursor.close()
-                    conn.close()
-
-                return reader_from_rows(names, cursor.fetchmany, close, declared)
+                schema, batches = batches_from_rows(names, cursor.fetchmany, declared)
             except BaseException:
                 conn.close()
                 raise
+
+        def release() -> None:
+            cursor.close()
+            conn.close()
+
+        return self.stream(schema, batches, release)

@@ -8,7 +8,6 @@ Every session is read-only with a statement timeout, set in the connection optio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 import adbc_driver_postgresql.dbapi as adbc
@@ -74,11 +73,9 @@ class PostgresConnector(Connector):
                 conn.close()
                 raise
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                yield from reader
-            finally:
-                cursor.close()
-                conn.close()
+        def release() -> None:
+            reader.close()
+            cursor.close()
+            conn.close()
 
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+        return self.stream(reader.schema, reader, release)

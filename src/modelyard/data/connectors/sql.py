@@ -19,13 +19,18 @@ class Dialect:
 
     def relation(self, source: Source) -> str:
         if source.query:
-            return f"({source.query}) AS modelyard_source"
+            # The newline ends a `-- comment` the query may end with, which would otherwise
+            # swallow the closing parenthesis and the filters after it.
+            return f"({source.query}\n) AS modelyard_source"
         return ".".join(self.quote(part) for part in source.table.split("."))
 
 
 POSTGRES = Dialect('"', lambda i: f"${i}")
 MYSQL = Dialect("`", lambda i: "\x00")  # the connector turns it into %s
 QMARK = Dialect('"', lambda i: "?")
+# SQLite reads a double-quoted name that is no column as a string literal (so a filter on a
+# dropped column would compare a constant); a name in backticks is only ever a name.
+SQLITE = Dialect("`", lambda i: "?")
 
 
 def build_select(dialect: Dialect, source: Source, spec: ReadSpec) -> tuple[str, list[Scalar]]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from modelyard.data.connectors.base import Connector, ReadSpec, Source
-from modelyard.data.connectors.rows import BATCH_ROWS, reader_from_rows
-from modelyard.data.connectors.sql import QMARK, build_select
+from modelyard.data.connectors.rows import BATCH_ROWS, batches_from_rows
+from modelyard.data.connectors.sql import SQLITE, build_select
 from modelyard.errors import ConnectorError
 
 
@@ -46,13 +46,14 @@ class SQLiteConnector(Connector):
         return reader.schema
 
     def read(self, source: Source, spec: ReadSpec) -> pa.RecordBatchReader:
-        sql, params = build_select(QMARK, source, spec)
+        sql, params = build_select(SQLITE, source, spec)
         with self.translate_errors("reading failed"):
             conn = self._connect()
             try:
                 cursor = conn.execute(sql, params)
                 names = [d[0] for d in cursor.description or ()]
-                return reader_from_rows(names, cursor.fetchmany, conn.close)
+                schema, batches = batches_from_rows(names, cursor.fetchmany)
             except BaseException:
                 conn.close()
                 raise
+        return self.stream(schema, batches, conn.close)
