@@ -150,7 +150,7 @@ def refresh_profile(session: Session, actor: Actor, box: SecretBox, name: str) -
     started = time.perf_counter()
     with source_errors(dataset.name), connector_for(connection, box) as connector:
         reader = connector.read(source_of(dataset), ReadSpec())
-        table = guarded(reader, dataset.name, connector.secrets).read_all()
+        table = guarded(reader, dataset.name).read_all()
     columns = compute(table)
     row = ProfileRow(
         dataset_id=dataset.id,

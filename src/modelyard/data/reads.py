@@ -8,7 +8,7 @@ the catalog's "who uses it" and, later, runs are built from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -59,24 +59,26 @@ def open_read(
         snap = get_snapshot(session, dataset, snapshot)
         schema = snapshot_schema(store, snap)
         spec = build_spec(schema, columns=columns, limit=limit, conditions=conditions)
-        return _started(dataset, snap.id, snapshot_reader(store, snap, spec), {})
+        return _started(dataset, snap.id, snapshot_reader(store, snap, spec))
     connection = session.get(ConnectionRow, dataset.connection_id)
     assert connection is not None
-    schema = refresh_schema(session, box, dataset)
-    session.commit()
-    spec = build_spec(schema, columns=columns, limit=limit, conditions=conditions)
+    if columns or conditions:  # only these need the source's schema to be checked against
+        schema = refresh_schema(session, box, dataset)
+        session.commit()
+        spec = build_spec(schema, columns=columns, limit=limit, conditions=conditions)
+    else:
+        spec = build_spec(pa.schema([]), columns=None, limit=limit, conditions=[])
     connector = connector_for(connection, box)
     with source_errors(dataset.name):
-        return _started(dataset, None, connector.read(source_of(dataset), spec), connector.secrets)
+        return _started(dataset, None, connector.read(source_of(dataset), spec))
 
 
 def _started(
     dataset: DatasetRow,
     snapshot_id: int | None,
     reader: pa.RecordBatchReader,
-    secrets: Mapping[str, str],
 ) -> OpenedRead:
-    batches = iter(guarded(reader, dataset.name, secrets))
+    batches = iter(guarded(reader, dataset.name))
     first = next(batches, None)
 
     def all_batches() -> Iterator[pa.RecordBatch]:

@@ -8,7 +8,7 @@ anyone else gets NotFoundError, exactly as for a dataset that does not exist.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import pyarrow as pa
@@ -24,7 +24,7 @@ from modelyard.data.connectors import Source
 from modelyard.data.connectors.files import check_path
 from modelyard.data.connectors.sqlguard import check_read_only
 from modelyard.data.schemas import ColumnPublic, DatasetCreate, DatasetPublic, DatasetUpdate
-from modelyard.data.secrets import SecretBox, scrub
+from modelyard.data.secrets import SecretBox
 from modelyard.data.tables import ConnectionRow, DatasetGrantRow, DatasetRow, ProfileRow
 from modelyard.db import utcnow
 from modelyard.errors import (
@@ -86,27 +86,26 @@ def list_datasets(
 
 @contextmanager
 def source_errors(dataset: str) -> Iterator[None]:
-    """Source failures name the dataset they happened in (never the connection's secret)."""
+    """Source failures name the dataset they happened in. Connectors already translate
+    driver errors (secrets scrubbed); anything else (a snapshot file) is translated here."""
     try:
         yield
     except ConnectorError as exc:
         raise ConnectorError(f"dataset {dataset!r}: {exc.message}", field=exc.field) from None
+    except ModelyardError:
+        raise
+    except Exception as exc:
+        detail = (str(exc).strip() or type(exc).__name__).splitlines()[0][:500]
+        raise ConnectorError(f"dataset {dataset!r}: reading failed: {detail}") from None
 
 
-def guarded(
-    reader: pa.RecordBatchReader, dataset: str, secrets: Mapping[str, str]
-) -> pa.RecordBatchReader:
+def guarded(reader: pa.RecordBatchReader, dataset: str) -> pa.RecordBatchReader:
     """`reader` whose failures while streaming (a timeout, a dropped connection) arrive as
-    ConnectorError naming the dataset, with the connection's secrets scrubbed."""
+    ConnectorError naming the dataset."""
 
     def batches() -> Iterator[pa.RecordBatch]:
-        try:
+        with source_errors(dataset):
             yield from reader
-        except ModelyardError:
-            raise
-        except Exception as exc:
-            detail = scrub((str(exc).strip() or type(exc).__name__).splitlines()[0][:500], secrets)
-            raise ConnectorError(f"dataset {dataset!r}: reading failed: {detail}") from None
 
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 

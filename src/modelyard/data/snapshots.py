@@ -58,9 +58,7 @@ def create_snapshot(
     os.close(fd)
     try:
         with source_errors(dataset.name), connector_for(connection, box) as connector:
-            reader = guarded(
-                connector.read(source_of(dataset), ReadSpec()), dataset.name, connector.secrets
-            )
+            reader = guarded(connector.read(source_of(dataset), ReadSpec()), dataset.name)
             rows = 0
             with pq.ParquetWriter(tmp, reader.schema, compression="zstd") as writer:
                 for batch in reader:
