@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +21,15 @@ from modelyard.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+
+
+def usernames_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Usernames of the given user ids (None and unknown ids are skipped)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(UserRow.id, UserRow.username).where(UserRow.id.in_(wanted)))
+    return {user_id: username for user_id, username in rows.all()}
 
 
 def find_user(session: Session, username: str) -> UserRow | None:

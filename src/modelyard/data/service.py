@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.accounts import audit
 from modelyard.accounts.actors import Actor
-from modelyard.accounts.service import get_user
-from modelyard.accounts.tables import UserRow
+from modelyard.accounts.service import get_user, usernames_by_id
 from modelyard.data.connections import connector_for, get_connection
 from modelyard.data.connectors import Source
 from modelyard.data.connectors.files import check_path
@@ -322,13 +321,7 @@ def describe(session: Session, actor: Actor, rows: Sequence[DatasetRow]) -> list
             select(ConnectionRow).where(ConnectionRow.id.in_({r.connection_id for r in rows}))
         )
     }
-    owners = dict(
-        session.execute(
-            select(UserRow.id, UserRow.username).where(
-                UserRow.id.in_({r.owner_id for r in rows if r.owner_id})
-            )
-        ).all()
-    )
+    owners = usernames_by_id(session, (r.owner_id for r in rows))
     result = []
     for row in rows:
         profile = latest_profile(session, row.id)

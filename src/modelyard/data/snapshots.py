@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from modelyard.accounts.actors import Actor
-from modelyard.accounts.tables import UserRow
+from modelyard.accounts.service import usernames_by_id
 from modelyard.data.connections import connector_for
 from modelyard.data.connectors import ReadSpec
 from modelyard.data.connectors.base import limited
@@ -133,13 +133,7 @@ def snapshot_reader(store: ArtifactStore, row: SnapshotRow, spec: ReadSpec) -> p
 def describe(
     session: Session, dataset: DatasetRow, rows: Sequence[SnapshotRow]
 ) -> list[SnapshotPublic]:
-    users = dict(
-        session.execute(
-            select(UserRow.id, UserRow.username).where(
-                UserRow.id.in_({r.created_by_id for r in rows if r.created_by_id})
-            )
-        ).all()
-    )
+    users = usernames_by_id(session, (r.created_by_id for r in rows))
     return [
         SnapshotPublic(
             id=r.id,
