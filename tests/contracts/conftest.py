@@ -29,10 +29,11 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 from moto.server import ThreadedMotoServer
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine, text
 
 from modelyard.data.connectors import Connector, Source, open_connector
-from tests.conftest import PG_SERVER, free_port, unavailable
+from tests.conftest import free_port, unavailable
+from tests.sources import PostgresSource, postgres_source_database
 
 SOURCE_DB = "modelyard_contract_src"
 READER = "modelyard_reader"
@@ -186,24 +187,12 @@ def _scalar(engine: Engine, statement: str) -> Any:
 
 @pytest.fixture(scope="session")
 def postgresql_case() -> Iterator[Case]:
-    url = make_url(PG_SERVER)
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        _scalar(server, "SELECT 1")
-    except Exception as exc:
-        server.dispose()
-        unavailable(f"PostgreSQL is not reachable at {PG_SERVER}: {type(exc).__name__}")
+    with postgres_source_database(SOURCE_DB, READER, PG_PASSWORD) as pg:
+        yield from _postgresql_case(pg)
 
-    def drop() -> None:
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{SOURCE_DB}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{READER}"'))
 
-    drop()
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{SOURCE_DB}"'))
-        conn.execute(text(f"CREATE ROLE \"{READER}\" LOGIN PASSWORD '{PG_PASSWORD}'"))
-    source = create_engine(url.set(database=SOURCE_DB), isolation_level="AUTOCOMMIT")
+def _postgresql_case(pg: PostgresSource) -> Iterator[Case]:
+    server, source = pg.server, pg.source
     with source.connect() as conn:
         conn.execute(
             text(
@@ -232,8 +221,8 @@ def postgresql_case() -> Iterator[Case]:
     yield Case(
         kind="postgresql",
         settings={
-            "host": url.host or "127.0.0.1",
-            "port": url.port or 5432,
+            "host": pg.host,
+            "port": pg.port,
             "database": SOURCE_DB,
             "user": READER,
         },
@@ -252,9 +241,6 @@ def postgresql_case() -> Iterator[Case]:
             )
         ),
     )
-    source.dispose()
-    drop()
-    server.dispose()
 
 
 # --- MariaDB ---------------------------------------------------------------------------

@@ -27,10 +27,11 @@ import httpx
 import pymysql
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 
 import modelyard
-from tests.conftest import PG_SERVER, LiveServer, Person, unavailable
+from tests.conftest import LiveServer, Person, unavailable
+from tests.sources import PostgresSource, postgres_source_database
 
 SOURCE_DB = "modelyard_api_src"
 # Not `modelyard_reader`: users are server-wide, and the connector suite may run alongside.
@@ -233,25 +234,12 @@ def change_sqlite(path: Path, statement: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg_source() -> Iterator[SourceServer]:
-    url = make_url(PG_SERVER)
-    server = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        server.dispose()
-        unavailable(f"PostgreSQL is not reachable at {PG_SERVER}: {type(exc).__name__}")
+    with postgres_source_database(SOURCE_DB, READER, PG_PASSWORD) as pg:
+        yield from _pg_source(pg)
 
-    def drop() -> None:
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{SOURCE_DB}" WITH (FORCE)'))
-            conn.execute(text(f'DROP ROLE IF EXISTS "{READER}"'))
 
-    drop()
-    with server.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{SOURCE_DB}"'))
-        conn.execute(text(f"CREATE ROLE \"{READER}\" LOGIN PASSWORD '{PG_PASSWORD}'"))
-    source = create_engine(url.set(database=SOURCE_DB), isolation_level="AUTOCOMMIT")
+def _pg_source(pg: PostgresSource) -> Iterator[SourceServer]:
+    source = pg.source
     with source.connect() as conn:
         conn.execute(
             text(
@@ -272,17 +260,14 @@ def pg_source() -> Iterator[SourceServer]:
     yield SourceServer(
         "postgresql",
         {
-            "host": url.host or "127.0.0.1",
-            "port": url.port or 5432,
+            "host": pg.host,
+            "port": pg.port,
             "database": SOURCE_DB,
             "user": READER,
         },
         PG_PASSWORD,
         execute,
     )
-    source.dispose()
-    drop()
-    server.dispose()
 
 
 def _mariadb_root() -> Any:
