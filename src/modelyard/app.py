@@ -18,8 +18,10 @@ from modelyard.data import api as data_api
 from modelyard.data import connections_api
 from modelyard.data.keys import secret_box
 from modelyard.db import make_engine, make_session_factory
+from modelyard.experiments import api as experiments_api
 from modelyard.middleware import RequestHygiene
 from modelyard.projects import api as projects_api
+from modelyard.registry import api as registry_api
 from modelyard.storage import ArtifactStore
 from modelyard.web.portal import mount_portal, render_error
 
@@ -58,6 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(githttp.router)
     app.include_router(connections_api.router)
     app.include_router(data_api.router)
+    app.include_router(experiments_api.router)
+    app.include_router(registry_api.router)
     mount_portal(app)
     http_errors.install(app, render_html=render_error)
     app.add_middleware(RequestHygiene)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     git_max_push_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     artifact_root: str = Field(default="", description="fsspec URL; default <home>/storage")
+    artifact_max_bytes: int = Field(default=5 * 1024**3, gt=0)
+    max_concurrent_runs: int = Field(default=2, gt=0, description="remote runs at once")
+    run_python: str = Field(default="", description="interpreter for remote runs")
 
     @field_validator("home")
     @classmethod
@@ -53,6 +56,10 @@ class Settings(BaseSettings):
     @property
     def storage_dir(self) -> Path:
         return self.home / "storage"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
 
     @property
     def resolved_artifact_root(self) -> str:

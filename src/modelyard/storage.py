@@ -8,9 +8,10 @@ that the store builds itself; no caller passes a user's path in.
 from __future__ import annotations
 
 import posixpath
-from typing import IO, Any
+from typing import IO, Annotated, Any
 
 import fsspec
+from fastapi import Depends, Request
 
 
 class ArtifactStore:
@@ -43,3 +44,11 @@ class ArtifactStore:
     def delete(self, key: str) -> None:
         if self.exists(key):
             self.fs.rm(self._full(key))
+
+
+def get_store(request: Request) -> ArtifactStore:
+    store: ArtifactStore = request.app.state.artifacts
+    return store
+
+
+StoreDep = Annotated[ArtifactStore, Depends(get_store)]

@@ -12,20 +12,40 @@ from modelyard.data.tables import (
     ProfileRow,
     SnapshotRow,
 )
+from modelyard.experiments.tables import (
+    ArtifactRow,
+    LatestMetricRow,
+    MetricRow,
+    ParamRow,
+    RunLogRow,
+    RunRow,
+    TagRow,
+)
 from modelyard.projects.tables import MembershipRow, ProjectRow
+from modelyard.registry.tables import ModelAliasRow, ModelRow, ModelVersionRow
 
 __all__ = [
+    "ArtifactRow",
     "AuditEventRow",
     "CodeRefRow",
     "ConnectionRow",
     "DatasetGrantRow",
     "DatasetReadRow",
     "DatasetRow",
+    "LatestMetricRow",
     "MembershipRow",
+    "MetricRow",
+    "ModelAliasRow",
+    "ModelRow",
+    "ModelVersionRow",
+    "ParamRow",
     "ProfileRow",
     "ProjectRow",
+    "RunLogRow",
+    "RunRow",
     "SessionRow",
     "SnapshotRow",
+    "TagRow",
     "TokenRow",
     "UserRow",
 ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from modelyard.accounts.deps import CurrentUser, SessionDep
 from modelyard.data import profiles, reads, service, snapshots, usage
-from modelyard.data.deps import BoxDep, StoreDep
+from modelyard.data.deps import BoxDep
 from modelyard.data.schemas import (
     DatasetCreate,
     DatasetList,
@@ -23,7 +23,10 @@ from modelyard.data.schemas import (
     Usage,
 )
 from modelyard.errors import NotFoundError
+from modelyard.experiments.service import get_run
+from modelyard.projects.schemas import Role
 from modelyard.http_errors import ERROR_RESPONSES
+from modelyard.storage import StoreDep
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -34,6 +37,15 @@ FilterParam = Annotated[
     Query(max_length=8000, description='JSON, e.g. [["age", ">=", 30], ["country", "in", ["DE"]]]'),
 ]
 SnapshotParam = Annotated[int | None, Query(ge=1, description="read this snapshot instead")]
+RunHeader = Annotated[
+    int | None,
+    Header(
+        alias="X-Modelyard-Run",
+        ge=1,
+        le=2**31 - 1,
+        description="record this read as an input of the run (the SDK sends it inside a run)",
+    ),
+]
 
 
 @router.get("", response_model=DatasetList)
@@ -142,7 +154,10 @@ def read_data(
     limit: Limit = None,
     filter: FilterParam = None,
     snapshot: SnapshotParam = None,
+    run: RunHeader = None,
 ) -> StreamingResponse:
+    if run is not None:
+        get_run(session, actor, run, min_role=Role.editor)
     opened = reads.open_read(
         session,
         actor,
@@ -165,6 +180,7 @@ def read_data(
             purpose="read",
             rows=rows,
             complete=complete,
+            run_id=run,
         )
 
     headers = {"X-Modelyard-Dataset": name}

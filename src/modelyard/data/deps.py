@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from modelyard.data.secrets import SecretBox
-from modelyard.storage import ArtifactStore
 
 
 def get_box(request: Request) -> SecretBox:
@@ -15,10 +14,4 @@ def get_box(request: Request) -> SecretBox:
     return box
 
 
-def get_store(request: Request) -> ArtifactStore:
-    store: ArtifactStore = request.app.state.artifacts
-    return store
-
-
 BoxDep = Annotated[SecretBox, Depends(get_box)]
-StoreDep = Annotated[ArtifactStore, Depends(get_store)]

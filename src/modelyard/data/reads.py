@@ -139,11 +139,13 @@ def record_read(
     purpose: str,
     rows: int,
     complete: bool = True,
+    run_id: int | None = None,
 ) -> None:
     with factory() as session:
         session.add(
             DatasetReadRow(
                 dataset_id=dataset_id,
+                run_id=run_id,
                 snapshot_id=snapshot_id,
                 user_id=user_id,
                 purpose=purpose,

@@ -280,3 +280,12 @@ class Usage(BaseModel):
     readers: list[ReaderPublic]
     projects: list[str] = Field(description="projects granted this dataset")
     recent: list[ReadPublic]
+
+
+class RunInput(BaseModel):
+    """A dataset (or one of its snapshots) a run read through modelyard: its lineage."""
+
+    dataset: str
+    snapshot: int | None
+    rows: int
+    complete: bool

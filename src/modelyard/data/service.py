@@ -8,11 +8,11 @@ anyone else gets NotFoundError, exactly as for a dataset that does not exist.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 
 import pyarrow as pa
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from modelyard.accounts import audit
@@ -22,9 +22,21 @@ from modelyard.data.connections import connector_for, get_connection
 from modelyard.data.connectors import Source
 from modelyard.data.connectors.files import check_path
 from modelyard.data.connectors.sqlguard import check_read_only
-from modelyard.data.schemas import ColumnPublic, DatasetCreate, DatasetPublic, DatasetUpdate
+from modelyard.data.schemas import (
+    ColumnPublic,
+    DatasetCreate,
+    DatasetPublic,
+    DatasetUpdate,
+    RunInput,
+)
 from modelyard.data.secrets import SecretBox
-from modelyard.data.tables import ConnectionRow, DatasetGrantRow, DatasetRow, ProfileRow
+from modelyard.data.tables import (
+    ConnectionRow,
+    DatasetGrantRow,
+    DatasetReadRow,
+    DatasetRow,
+    ProfileRow,
+)
 from modelyard.db import utcnow
 from modelyard.errors import (
     ConflictError,
@@ -356,3 +368,26 @@ def describe(session: Session, actor: Actor, rows: Sequence[DatasetRow]) -> list
             )
         )
     return result
+
+
+def inputs_of_runs(session: Session, run_ids: Collection[int]) -> dict[int, list[RunInput]]:
+    """Per run, each dataset (and snapshot) it read, with the rows of its largest read."""
+    found: dict[int, list[RunInput]] = defaultdict(list)
+    rows = session.execute(
+        select(
+            DatasetReadRow.run_id,
+            DatasetRow.name,
+            DatasetReadRow.snapshot_id,
+            func.max(DatasetReadRow.row_count),
+            func.min(case((DatasetReadRow.complete, 1), else_=0)),
+        )
+        .join(DatasetRow, DatasetRow.id == DatasetReadRow.dataset_id)
+        .where(DatasetReadRow.run_id.in_(run_ids))
+        .group_by(DatasetReadRow.run_id, DatasetRow.name, DatasetReadRow.snapshot_id)
+        .order_by(DatasetRow.name, DatasetReadRow.snapshot_id)
+    )
+    for run_id, name, snapshot_id, count, complete in rows:
+        found[run_id].append(
+            RunInput(dataset=name, snapshot=snapshot_id, rows=count or 0, complete=bool(complete))
+        )
+    return found

@@ -21,7 +21,8 @@ from modelyard.projects.schemas import (
     ProjectUpdate,
     Role,
 )
-from modelyard.projects.tables import MembershipRow, ProjectRow
+from modelyard.projects.tables import MembershipRow
+from modelyard.projects.tables import ProjectRow as ProjectRow  # re-exported: callers type with it
 
 
 def find_role(session: Session, actor: Actor, project: ProjectRow) -> Role | None:

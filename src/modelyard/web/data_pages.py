@@ -12,11 +12,11 @@ from starlette.responses import Response
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.deps import SessionDep
 from modelyard.data import profiles, reads, service, snapshots, usage
-from modelyard.data.deps import BoxDep, StoreDep
+from modelyard.data.deps import BoxDep
 from modelyard.data.schemas import ColumnProfile, SnapshotCreate
 from modelyard.data.secrets import SecretBox
 from modelyard.errors import ModelyardError
-from modelyard.storage import ArtifactStore
+from modelyard.storage import ArtifactStore, StoreDep
 from modelyard.web.charts import plotly_context, profile_charts
 from modelyard.web.deps import CheckedForm, PortalUser, text_field
 from modelyard.web.forms import parse

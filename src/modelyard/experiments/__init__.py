@@ -1,0 +1,1 @@
+"""Experiments: runs with params, metrics, tags, artifacts and lineage; the run executor."""
