@@ -135,8 +135,12 @@ def test_public_sdk_surface_is_pinned() -> None:
         "PermissionDeniedError",
         "ServiceUnavailableError",
         "__version__",
+        "active_run",
+        "autolog",
         "connect",
         "dataset",
+        "load_model",
+        "start_run",
     ]
     for name in modelyard.__all__:
         assert hasattr(modelyard, name)

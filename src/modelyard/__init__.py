@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from modelyard.client import Client, connect, dataset
+from modelyard.client import Client, active_run, connect, dataset, load_model, start_run
 from modelyard.errors import (
     AuthenticationError,
     ConflictError,
@@ -35,6 +35,9 @@ __all__ = [
     "PermissionDeniedError",
     "ServiceUnavailableError",
     "__version__",
+    "active_run",
     "connect",
     "dataset",
+    "load_model",
+    "start_run",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextlib import closing
 from typing import Any
 
@@ -11,11 +12,26 @@ import httpx
 from modelyard.client.code import Code
 from modelyard.client.config_file import load_login
 from modelyard.client.datasets import Connections, Dataset, Datasets, Snapshot
+from modelyard.client.models import Models, ModelVersion, parse_ref
 from modelyard.client.projects import Member, Project, Projects
+from modelyard.client.runs import Run, Runs, active_run, open_run
 from modelyard.client.transport import Transport
 from modelyard.errors import InvalidInputError
 
-__all__ = ["Client", "Dataset", "Member", "Project", "Snapshot", "connect", "dataset"]
+__all__ = [
+    "Client",
+    "Dataset",
+    "Member",
+    "ModelVersion",
+    "Project",
+    "Run",
+    "Snapshot",
+    "active_run",
+    "connect",
+    "dataset",
+    "load_model",
+    "start_run",
+]
 
 
 class Client:
@@ -30,6 +46,8 @@ class Client:
         self.code = Code(self._transport)
         self.datasets = Datasets(self._transport)
         self.connections = Connections(self._transport)
+        self.runs = Runs(self._transport)
+        self.models = Models(self._transport)
 
     def me(self) -> dict[str, Any]:
         """The signed-in user, as the server sees them."""
@@ -106,3 +124,50 @@ def dataset(name: str, *, snapshot: int | None = None, client: Client | None = N
         return client.datasets.get(name, snapshot=snapshot)
     url, token = _resolve(None, None)
     return Dataset(lambda: closing(Transport(url, token)), name, snapshot=snapshot)
+
+
+def start_run(
+    project: str | None = None,
+    name: str = "",
+    *,
+    params: Mapping[str, object] | None = None,
+    tags: Mapping[str, object] | None = None,
+    client: Client | None = None,
+) -> Run:
+    """Start a run in `project`; use it as a context manager.
+
+    Leaving the block ends the run as finished, or as failed with the error when an
+    exception escapes it. Datasets read with `modelyard.dataset` meanwhile are recorded
+    as the run's inputs, and the git commit is recorded when you run inside a clone of
+    the project's repository. Inside `modelyard run` it attaches to that remote run.
+
+    Example:
+        >>> with modelyard.start_run(project="churn", name="lr-baseline") as run:  # doctest: +SKIP
+        ...     run.log_params({"C": 1.0})
+        ...     run.log_metric("auc", 0.91, step=3)
+        ...     run.log_model(model, name="churn-clf")
+    """
+    if client is not None:
+        return client.runs.start(project, name, params=params, tags=tags)
+    url, token = _resolve(None, None)
+    return open_run(
+        Transport(url, token), project, name, params=params, tags=tags, owns_transport=True
+    )
+
+
+def load_model(uri: str, *, project: str | None = None, client: Client | None = None) -> Any:
+    """Load a registered model version: "churn-clf@champion", "churn-clf@3", or
+    "churn/churn-clf@champion". The project defaults to the active run's, then to
+    `MODELYARD_PROJECT`. Model files are pickles (code): load only what you trust.
+
+    Example:
+        >>> model = modelyard.load_model("churn/churn-clf@champion")  # doctest: +SKIP
+        >>> model.predict(frame)  # doctest: +SKIP
+    """
+    run = active_run()
+    project = project or (run.project if run else None) or os.environ.get("MODELYARD_PROJECT")
+    if client is not None:
+        return client.models.load(uri, project=project)
+    parse_ref(uri, project)  # a bad reference fails before connecting
+    with Client(*_resolve(None, None)) as own:
+        return own.models.load(uri, project=project)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from modelyard.client.runs import run_header
 from modelyard.client.transport import Transport
 from modelyard.errors import ModelyardError
 
@@ -130,7 +131,10 @@ class Dataset:
             params["filter"] = json.dumps([list(c) for c in filter])
         if self.snapshot_id is not None:
             params["snapshot"] = self.snapshot_id
-        with self._open() as t, t.stream("GET", f"{self._path}/data", params=params) as response:
+        with (
+            self._open() as t,
+            t.stream("GET", f"{self._path}/data", params=params, headers=run_header()) as response,
+        ):
             estimate = response.headers.get("x-modelyard-row-estimate")
             expected = int(estimate) if estimate and estimate.isdigit() else None
             raw = _ChunkReader(response.iter_bytes(1 << 20))
