@@ -207,11 +207,12 @@ def download_version(
         transport.request("GET", f"/api/v1/projects/{project}/models/{name}/versions/{ref}")
     )
     cached = cache_dir() / "models" / f"{version.sha256}.bin"
-    if cached.exists() and hashlib.sha256(cached.read_bytes()).hexdigest() == version.sha256:
-        return version, cached.read_bytes()
     path = f"/api/v1/projects/{project}/models/{name}/versions/{version.version}/file"
-    buffer = io.BytesIO()
+    # The server is asked every time, so a cached copy never outlives the caller's access.
     with transport.stream("GET", path) as response:
+        if cached.exists() and hashlib.sha256(cached.read_bytes()).hexdigest() == version.sha256:
+            return version, cached.read_bytes()
+        buffer = io.BytesIO()
         for chunk in response.iter_bytes(1 << 20):
             buffer.write(chunk)
     data = buffer.getvalue()

@@ -384,7 +384,9 @@ def inputs_of_runs(session: Session, run_ids: Collection[int]) -> dict[int, list
         .join(DatasetRow, DatasetRow.id == DatasetReadRow.dataset_id)
         .where(DatasetReadRow.run_id.in_(run_ids))
         .group_by(DatasetReadRow.run_id, DatasetRow.name, DatasetReadRow.snapshot_id)
-        .order_by(DatasetRow.name, DatasetReadRow.snapshot_id)
+        .order_by(
+            DatasetRow.name, DatasetReadRow.snapshot_id.is_not(None), DatasetReadRow.snapshot_id
+        )
     )
     for run_id, name, snapshot_id, count, complete in rows:
         found[run_id].append(

@@ -111,7 +111,7 @@ def history(session: Session, actor: Actor, run_id: int, key: str) -> MetricHist
         .where(MetricRow.run_id == run.id, MetricRow.key == key)
         .order_by(MetricRow.step, MetricRow.timestamp, MetricRow.id)
     )
-    rows = list(result.tuples())
+    rows = [(step, value, timestamp) for step, value, timestamp in result]
     if len(rows) > MAX_HISTORY_POINTS:
         stride = math.ceil(len(rows) / MAX_HISTORY_POINTS)
         rows = rows[::stride] + ([rows[-1]] if (len(rows) - 1) % stride else [])
