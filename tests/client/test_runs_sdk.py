@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -223,3 +224,12 @@ def test_a_run_inside_a_clone_records_the_commit_and_dirtiness(
     with alice.runs.start("churn", "elsewhere") as elsewhere:
         pass
     assert alice.runs.get(elsewhere.id)["commit"] is None
+    # the code pages learn which commit each run ran
+    refs = httpx.get(
+        f"{live_server.url}/api/v1/projects/churn/code/live",
+        headers={"Authorization": f"Bearer {catalog.alice.token}"},
+    ).json()["items"]
+    assert {(r["kind"], r["object_id"], r["commit"], r["live"]) for r in refs} == {
+        ("run", str(clean.id), sha, False),
+        ("run", str(dirty.id), sha, False),
+    }

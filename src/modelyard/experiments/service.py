@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.service import usernames_by_id
+from modelyard.code.service import record_code_ref
 from modelyard.db import utcnow
 from modelyard.errors import ConflictError, InvalidInputError, NotFoundError
 from modelyard.experiments.schemas import (
@@ -73,7 +74,22 @@ def create_run(
     _add_params(session, row, data.params)
     _set_tags(session, row, data.tags)
     session.commit()
+    mark_code(session, row)
     return row
+
+
+def mark_code(session: Session, run: RunRow) -> None:
+    """Tell the code pages which commit this run runs (live while it is active)."""
+    if run.commit:
+        record_code_ref(
+            session,
+            run.project_id,
+            kind="run",
+            object_id=str(run.id),
+            commit=run.commit,
+            label=f"run {run.id}: {run.name}",
+            live=run.status not in FINAL_STATUSES,
+        )
 
 
 def update_run(session: Session, actor: Actor, run_id: int, data: RunUpdate) -> RunRow:
@@ -92,6 +108,7 @@ def update_run(session: Session, actor: Actor, run_id: int, data: RunUpdate) -> 
         if data.status in FINAL_STATUSES:
             row.ended_at = utcnow()
     session.commit()
+    mark_code(session, row)
     return row
 
 

@@ -15,6 +15,7 @@ from modelyard.accounts.actors import Actor
 from modelyard.accounts.service import usernames_by_id
 from modelyard.accounts.tables import AuditEventRow
 from modelyard.data.service import inputs_of_runs
+from modelyard.code.service import record_code_ref
 from modelyard.db import utcnow
 from modelyard.errors import ConflictError, InvalidInputError, NotFoundError
 from modelyard.experiments.schemas import ModelOutput, encode_number
@@ -156,6 +157,15 @@ def create_version(
             f"another version of {name!r} was registered at the same moment; try again",
             field="version",
         ) from None
+    if commit:
+        record_code_ref(
+            session,
+            project.id,
+            kind="model_version",
+            object_id=f"{model.id}:{number}",
+            commit=commit,
+            label=f"{name} v{number}",
+        )
     return version, model
 
 
