@@ -24,8 +24,8 @@ from modelyard.data.schemas import (
 )
 from modelyard.errors import NotFoundError
 from modelyard.experiments.service import get_run
-from modelyard.projects.schemas import Role
 from modelyard.http_errors import ERROR_RESPONSES
+from modelyard.projects.schemas import Role
 from modelyard.storage import StoreDep
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
