@@ -80,6 +80,9 @@ def build_model(learning_rate: float = 0.05) -> compose.Pipeline:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument(
+        "--no-register", action="store_true", help="record the run, but do not register the model"
+    )
     options = parser.parse_args()
 
     with tracked_run({"learning_rate": options.learning_rate}) as run:
@@ -121,6 +124,7 @@ def main() -> None:
                 {"progressive_accuracy": accuracy.get(), "progressive_roc_auc": roc_auc.get()},
                 step=n,
             )
+        if run is not None and not options.no_register:
             version = run.log_model(model, MODEL_NAME, input_example=first_x)
             print(f"registered {MODEL_NAME} version {version.version} (run {run.id}: {run.url})")
 
