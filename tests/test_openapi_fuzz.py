@@ -43,7 +43,7 @@ FUZZ_SETTINGS = settings(
 )
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 # Path parameters that name something the `seeded` fixture created.
-EXISTING = {"project": "churn", "username": "alice"}
+EXISTING = {"project": "churn", "username": "alice", "run_id": 1}
 PLAIN_STRING_KEYS = {"type", "title", "description"}
 
 
@@ -64,6 +64,8 @@ def seeded(admin: Person, people: Any) -> Person:
     assert created.status_code == 201, created.text
     added = admin.client.put("/api/v1/projects/churn/members/alice", json={"role": "viewer"})
     assert added.status_code == 200, added.text
+    run = admin.client.post("/api/v1/projects/churn/runs", json={"name": "seeded"})
+    assert run.status_code == 201 and run.json()["id"] == EXISTING["run_id"], run.text
     return admin
 
 

@@ -35,15 +35,17 @@ router = APIRouter(prefix="/api/v1", tags=["runs"], responses=ERROR_RESPONSES)
 RunId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-@router.post("/projects/{slug}/runs", response_model=RunPublic, status_code=status.HTTP_201_CREATED)
-def create_run(slug: str, body: RunCreate, actor: CurrentUser, session: SessionDep) -> RunPublic:
-    row = service.create_run(session, actor, slug, body)
+@router.post(
+    "/projects/{project}/runs", response_model=RunPublic, status_code=status.HTTP_201_CREATED
+)
+def create_run(project: str, body: RunCreate, actor: CurrentUser, session: SessionDep) -> RunPublic:
+    row = service.create_run(session, actor, project, body)
     return service.describe(session, [row])[0]
 
 
-@router.get("/projects/{slug}/runs", response_model=RunList)
+@router.get("/projects/{project}/runs", response_model=RunList)
 def list_runs(
-    slug: str,
+    project: str,
     actor: CurrentUser,
     session: SessionDep,
     filter: Annotated[
@@ -55,11 +57,11 @@ def list_runs(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> RunList:
-    project = get_project(session, actor, slug)
+    row = get_project(session, actor, project)
     rows, total = query.page_of_runs(
-        session, project.id, filter_text=filter, order=order, offset=offset, limit=limit
+        session, row.id, filter_text=filter, order=order, offset=offset, limit=limit
     )
-    param_keys, metric_keys = query.keys_of(session, project.id)
+    param_keys, metric_keys = query.keys_of(session, row.id)
     return RunList(
         items=service.describe(session, rows),
         total=total,

@@ -31,44 +31,44 @@ from modelyard.uploads import spool
 from modelyard.validation import describe_validation
 
 router = APIRouter(
-    prefix="/api/v1/projects/{slug}/models", tags=["models"], responses=ERROR_RESPONSES
+    prefix="/api/v1/projects/{project}/models", tags=["models"], responses=ERROR_RESPONSES
 )
 VersionRef = Annotated[str, Path(max_length=64, description="a version number or an alias")]
 METADATA_HEADER = "X-Modelyard-Version"
 
 
 @router.get("", response_model=ModelList)
-def list_models(slug: str, actor: CurrentUser, session: SessionDep) -> ModelList:
-    return ModelList(items=service.list_models(session, actor, slug))
+def list_models(project: str, actor: CurrentUser, session: SessionDep) -> ModelList:
+    return ModelList(items=service.list_models(session, actor, project))
 
 
 @router.get("/{name}", response_model=ModelPublic)
-def get_model(slug: str, name: str, actor: CurrentUser, session: SessionDep) -> ModelPublic:
-    model, project = service.get_model(session, actor, slug, name)
-    return service.describe_models(session, project, [model])[0]
+def get_model(project: str, name: str, actor: CurrentUser, session: SessionDep) -> ModelPublic:
+    model, row = service.get_model(session, actor, project, name)
+    return service.describe_models(session, row, [model])[0]
 
 
 @router.patch("/{name}", response_model=ModelPublic)
 def update_model(
-    slug: str, name: str, body: ModelUpdate, actor: CurrentUser, session: SessionDep
+    project: str, name: str, body: ModelUpdate, actor: CurrentUser, session: SessionDep
 ) -> ModelPublic:
-    model, project = service.get_model(session, actor, slug, name, min_role=Role.editor)
+    model, row = service.get_model(session, actor, project, name, min_role=Role.editor)
     if body.description is not None:
         model.description = body.description
         session.commit()
-    return service.describe_models(session, project, [model])[0]
+    return service.describe_models(session, row, [model])[0]
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_model(
-    slug: str, name: str, actor: CurrentUser, session: SessionDep, store: StoreDep
+    project: str, name: str, actor: CurrentUser, session: SessionDep, store: StoreDep
 ) -> None:
-    service.delete_model(session, actor, store, slug, name)
+    service.delete_model(session, actor, store, project, name)
 
 
 @router.get("/{name}/versions", response_model=VersionList)
-def list_versions(slug: str, name: str, actor: CurrentUser, session: SessionDep) -> VersionList:
-    return VersionList(items=service.list_versions(session, actor, slug, name))
+def list_versions(project: str, name: str, actor: CurrentUser, session: SessionDep) -> VersionList:
+    return VersionList(items=service.list_versions(session, actor, project, name))
 
 
 @router.post(
@@ -78,7 +78,7 @@ def list_versions(slug: str, name: str, actor: CurrentUser, session: SessionDep)
     openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}},
 )
 async def create_version(
-    slug: str,
+    project: str,
     name: ModelName,
     request: Request,
     actor: CurrentUser,
@@ -89,12 +89,12 @@ async def create_version(
     in the `X-Modelyard-Version` header, so the file streams without a multipart parser."""
     data = _metadata(request.headers.get(METADATA_HEADER, ""))
     with request.app.state.session_factory() as session:
-        service.get_model_project_for_upload(session, actor, slug)
+        service.get_model_project_for_upload(session, actor, project)
     upload = await spool(request.stream(), max_bytes=settings.artifact_max_bytes)
     with request.app.state.session_factory() as session:
-        version, _ = service.create_version(session, actor, store, slug, name, data, upload)
-        model_row, project = service.get_model(session, actor, slug, name)
-        return service.describe_versions(session, project, model_row, [version])[0]
+        version, _ = service.create_version(session, actor, store, project, name, data, upload)
+        model_row, row = service.get_model(session, actor, project, name)
+        return service.describe_versions(session, row, model_row, [version])[0]
 
 
 def _metadata(header: str) -> VersionCreate:
@@ -115,10 +115,10 @@ def _metadata(header: str) -> VersionCreate:
 
 @router.get("/{name}/versions/{ref}", response_model=VersionPublic)
 def get_version(
-    slug: str, name: str, ref: VersionRef, actor: CurrentUser, session: SessionDep
+    project: str, name: str, ref: VersionRef, actor: CurrentUser, session: SessionDep
 ) -> VersionPublic:
-    version, model, project = service.get_version(session, actor, slug, name, ref)
-    return service.describe_versions(session, project, model, [version])[0]
+    version, model, row = service.get_version(session, actor, project, name, ref)
+    return service.describe_versions(session, row, model, [version])[0]
 
 
 @router.get(
@@ -127,10 +127,15 @@ def get_version(
     responses={200: {"content": {"application/octet-stream": {}}, "description": "the model file"}},
 )
 def download_version(
-    slug: str, name: str, ref: VersionRef, actor: CurrentUser, session: SessionDep, store: StoreDep
+    project: str,
+    name: str,
+    ref: VersionRef,
+    actor: CurrentUser,
+    session: SessionDep,
+    store: StoreDep,
 ) -> StreamingResponse:
     """The model file. It is a pickle, i.e. code that runs when loaded: editors only."""
-    version, _, _ = service.get_version(session, actor, slug, name, ref, min_role=Role.editor)
+    version, _, _ = service.get_version(session, actor, project, name, ref, min_role=Role.editor)
     handle = store.open(version.key)
 
     def chunks() -> object:
@@ -153,21 +158,23 @@ def download_version(
 
 @router.put("/{name}/aliases/{alias}", response_model=VersionPublic)
 def set_alias(
-    slug: str, name: str, alias: Alias, body: AliasSet, actor: CurrentUser, session: SessionDep
+    project: str, name: str, alias: Alias, body: AliasSet, actor: CurrentUser, session: SessionDep
 ) -> VersionPublic:
-    service.set_alias(session, actor, slug, name, alias, body.version)
-    version, model, project = service.get_version(session, actor, slug, name, alias)
-    return service.describe_versions(session, project, model, [version])[0]
+    service.set_alias(session, actor, project, name, alias, body.version)
+    version, model, row = service.get_version(session, actor, project, name, alias)
+    return service.describe_versions(session, row, model, [version])[0]
 
 
 @router.delete("/{name}/aliases/{alias}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_alias(slug: str, name: str, alias: str, actor: CurrentUser, session: SessionDep) -> None:
-    service.delete_alias(session, actor, slug, name, alias)
+def delete_alias(
+    project: str, name: str, alias: str, actor: CurrentUser, session: SessionDep
+) -> None:
+    service.delete_alias(session, actor, project, name, alias)
 
 
 @router.get("/{name}/aliases", response_model=list[AliasEvent])
 def alias_history(
-    slug: str, name: str, actor: CurrentUser, session: SessionDep
+    project: str, name: str, actor: CurrentUser, session: SessionDep
 ) -> list[AliasEvent]:
     """Every move of every alias of the model, newest first."""
-    return service.alias_history(session, actor, slug, name)
+    return service.alias_history(session, actor, project, name)
