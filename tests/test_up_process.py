@@ -63,6 +63,18 @@ def stop(process: subprocess.Popen[str]) -> str:
     return output
 
 
+def wait_for_demo_runs(http: httpx.Client, timeout: float = 120) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs: list[dict[str, object]] = http.get("/api/v1/projects/churn/runs").json()["items"]
+        versions = http.get("/api/v1/projects/churn/models/churn-online/versions")
+        named = versions.status_code == 200 and any(v["aliases"] for v in versions.json()["items"])
+        if len(runs) == 3 and all(r["status"] not in ("queued", "running") for r in runs) and named:
+            return runs
+        time.sleep(0.5)
+    raise AssertionError(f"the demo runs did not finish: {runs}")
+
+
 def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -81,6 +93,15 @@ def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> 
             assert {c["author"] for c in commits} == {"Maya Mentor", "Nico Newhire"}
             tree = http.get("/api/v1/projects/churn/code/tree").json()["entries"]
             assert {"train.py", "predict.py"} <= {e["name"] for e in tree}
+            # the server trains the project's model itself on first start: three runs, of
+            # which two registered a version, named champion and challenger by their score
+            runs = wait_for_demo_runs(http)
+            assert [r["status"] for r in runs] == ["finished"] * 3, runs
+            assert all(r["metrics"]["progressive_roc_auc"] > 0.6 for r in runs)
+            versions = http.get("/api/v1/projects/churn/models/churn-online/versions").json()
+            aliases = sorted(a for v in versions["items"] for a in v["aliases"])
+            assert aliases == ["challenger", "champion"]
+            assert all(v["datasets"] == ["customers"] for v in versions["items"])
     finally:
         output = stop(process)
     assert process.returncode == 0, output
@@ -90,6 +111,10 @@ def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> 
     again = start(tmp_path / "home", database_url, port)
     try:
         wait_healthy(url, again)
+        with httpx.Client(base_url=url) as http:
+            http.post("/api/v1/auth/login", json={"username": "newhire", "password": DEMO_PASSWORD})
+            time.sleep(1)  # a second start trains nothing new
+            assert http.get("/api/v1/projects/churn/runs").json()["total"] == 3
     finally:
         second_output = stop(again)
     assert again.returncode == 0
