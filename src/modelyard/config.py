@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     artifact_max_bytes: int = Field(default=5 * 1024**3, gt=0)
     max_concurrent_runs: int = Field(default=2, gt=0, description="remote runs at once")
     run_python: str = Field(default="", description="interpreter for remote runs")
+    run_server_url: str = Field(
+        default="",
+        description="where remote runs reach this server; default: the local address that "
+        "took the submission, else base_url",
+    )
+    run_cancel_grace_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="SIGTERM to SIGKILL, when cancelling a run"
+    )
 
     @field_validator("home")
     @classmethod
@@ -58,6 +66,11 @@ class Settings(BaseSettings):
         return self.home / "storage"
 
     @property
+    def uploads_dir(self) -> Path:
+        """Where uploads are spooled until complete (then copied into the artifact store)."""
+        return self.home / "uploads"
+
+    @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
 
@@ -73,6 +86,7 @@ class Settings(BaseSettings):
         """
         self.home.mkdir(parents=True, exist_ok=True)
         self.storage_dir.mkdir(exist_ok=True)
+        self.uploads_dir.mkdir(exist_ok=True)
         if self.secret_key:
             if len(self.secret_key) < 32:
                 raise ValueError("MODELYARD_SECRET_KEY must be at least 32 characters long")

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -233,3 +234,31 @@ def test_a_run_inside_a_clone_records_the_commit_and_dirtiness(
         ("run", str(clean.id), sha, False),
         ("run", str(dirty.id), sha, False),
     }
+
+
+def test_an_interrupted_upload_leaves_no_file(
+    alice: Client, live_server: LiveServer, catalog: Catalog
+) -> None:
+    with alice.runs.start("churn", "cut-off") as run:
+        put_cut_off(live_server, catalog, run.id)
+    assert alice.runs.get(run.id)["artifacts"] == []
+    stored = Path(live_server.app.state.settings.resolved_artifact_root) / "runs" / str(run.id)
+    assert not stored.exists()
+
+
+def put_cut_off(live_server: LiveServer, catalog: Catalog, run_id: int) -> None:
+    def body() -> Iterator[bytes]:
+        yield b"x" * 1_000_000
+        raise ConnectionResetError("the laptop lid closed")
+
+    with httpx.Client(base_url=live_server.url) as http, pytest.raises(ConnectionResetError):
+        http.put(
+            f"/api/v1/runs/{run_id}/artifacts/model.bin",
+            content=body(),
+            headers={"Authorization": f"Bearer {catalog.alice.token}"},
+        )
+    deadline = time.monotonic() + 5
+    uploads = live_server.app.state.settings.uploads_dir
+    while any(uploads.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(uploads.iterdir())  # the spooled part is gone

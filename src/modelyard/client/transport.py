@@ -32,6 +32,8 @@ class Transport:
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._http.is_closed:
+            raise ConnectionFailedError(f"this connection to {self.url} was closed")
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:

@@ -149,7 +149,9 @@ async def upload_artifact(
     clean = artifacts.clean_path(path)
     with request.app.state.session_factory() as session:
         service.get_run(session, actor, run_id, min_role=Role.editor)
-    upload = await spool(request.stream(), max_bytes=settings.artifact_max_bytes)
+    upload = await spool(
+        request.stream(), max_bytes=settings.artifact_max_bytes, folder=str(settings.uploads_dir)
+    )
     with request.app.state.session_factory() as session:
         service.get_run(session, actor, run_id, min_role=Role.editor)
         return artifacts.public(artifacts.store_artifact(session, store, run_id, clean, upload))

@@ -90,7 +90,9 @@ async def create_version(
     data = _metadata(request.headers.get(METADATA_HEADER, ""))
     with request.app.state.session_factory() as session:
         service.get_model_project_for_upload(session, actor, project)
-    upload = await spool(request.stream(), max_bytes=settings.artifact_max_bytes)
+    upload = await spool(
+        request.stream(), max_bytes=settings.artifact_max_bytes, folder=str(settings.uploads_dir)
+    )
     with request.app.state.session_factory() as session:
         version, _ = service.create_version(session, actor, store, project, name, data, upload)
         model_row, row = service.get_model(session, actor, project, name)
