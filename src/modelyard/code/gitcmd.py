@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import tarfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,3 +113,33 @@ def resolve_commit(repo: Path, rev: str) -> str:
     if result.returncode != 0 or len(sha) != 40:
         raise NotFoundError(f"no revision {rev!r} in this repository", field="rev")
     return sha
+
+
+def export_commit(repo: Path, commit: str, target: Path, *, timeout: float = 600) -> None:
+    """Write the tree of `commit` into the folder `target` (no .git), as `git archive` does.
+
+    Extraction uses tarfile's "data" filter, so no entry can land outside `target`.
+    """
+    process = subprocess.Popen(
+        ["git", f"--git-dir={repo}", "archive", "--format=tar", "--end-of-options", commit],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=git_env(),
+    )
+    assert process.stdout is not None and process.stderr is not None
+    deadline = threading.Timer(timeout, process.kill)
+    deadline.start()
+    try:
+        with tarfile.open(fileobj=process.stdout, mode="r|") as archive:
+            archive.extractall(target, filter="data")
+    except tarfile.TarError as exc:
+        raise GitError(f"cannot export commit {commit[:12]}: {exc}") from None
+    finally:
+        deadline.cancel()
+        process.stdout.close()
+        stderr = process.stderr.read()
+        process.stderr.close()
+        code = process.wait()
+    if code != 0:
+        log.warning("git archive failed (%s): %s", code, stderr.decode(errors="replace")[-500:])
+        raise GitError(f"cannot export commit {commit[:12]}")

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from modelyard.accounts import audit
 from modelyard.accounts.actors import Actor
 from modelyard.code import browse, search
-from modelyard.code.gitcmd import run_git
-from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
+from modelyard.code.gitcmd import export_commit, resolve_commit, run_git
+from modelyard.code.repos import DEFAULT_BRANCH
+from modelyard.code.repos import RepoStore as RepoStore  # other capabilities pass it back in
 from modelyard.code.schemas import (
     CodeRefPublic,
     CodeSettings,
@@ -28,7 +29,7 @@ from modelyard.code.schemas import (
     TreePublic,
 )
 from modelyard.code.tables import CodeRefRow
-from modelyard.errors import NotFoundError
+from modelyard.errors import ConflictError, InvalidInputError, NotFoundError
 from modelyard.projects.schemas import Role
 from modelyard.projects.service import get_project, list_projects, require_writable
 
@@ -241,3 +242,35 @@ def list_code_refs(session: Session, actor: Actor, slug: str) -> list[CodeRefPub
         )
         for r in rows
     ]
+
+
+def resolve_ref(store: RepoStore, slug: str, ref: str) -> str:
+    """The commit `ref` (branch, tag, commit, HEAD) names in the project's repository; callers
+    check access. An empty repository is a ConflictError, an unknown ref names `ref`."""
+    if store.is_empty(slug):
+        raise ConflictError(
+            f"the repository of {slug!r} is empty: push code to it first (`modelyard push`)",
+            field="ref",
+        )
+    try:
+        return resolve_commit(store.path(slug), ref)
+    except NotFoundError:
+        raise InvalidInputError(
+            f"no branch, tag or commit {ref!r} in the repository of {slug!r}", field="ref"
+        ) from None
+
+
+def file_mode(store: RepoStore, slug: str, commit: str, path: str) -> str | None:
+    """The git mode of `path` at `commit` ("100644" file, "100755" executable, "120000" link,
+    "040000" folder), or None when there is nothing there. Callers check access."""
+    out = run_git(store.path(slug), ["ls-tree", "-z", "--full-tree", commit, "--", path]).stdout
+    for entry in out.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        if name.decode(errors="replace") == path:
+            return meta.split(b" ", 1)[0].decode()
+    return None
+
+
+def export_tree(store: RepoStore, slug: str, commit: str, target: Path) -> None:
+    """Write the project's files at `commit` into the folder `target`. Callers check access."""
+    export_commit(store.path(slug), commit, target)
