@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from modelyard import __version__, http_errors
 from modelyard.accounts import api as accounts_api
 from modelyard.accounts.schemas import Health
 from modelyard.code import api as code_api
 from modelyard.code import githttp
+from modelyard.code import service as code_service
 from modelyard.code.repos import RepoStore
 from modelyard.config import Settings
 from modelyard.data import api as data_api
@@ -19,6 +22,8 @@ from modelyard.data import connections_api
 from modelyard.data.keys import secret_box
 from modelyard.db import make_engine, make_session_factory
 from modelyard.experiments import api as experiments_api
+from modelyard.experiments import remote_api
+from modelyard.experiments.executor import LocalExecutor
 from modelyard.middleware import RequestHygiene
 from modelyard.projects import api as projects_api
 from modelyard.registry import api as registry_api
@@ -31,11 +36,20 @@ def create_app(settings: Settings) -> FastAPI:
     if not settings.secret_key:
         raise ValueError("settings.secret_key is empty: call settings.prepare_home() first")
     engine = make_engine(settings.resolved_database_url)
+    session_factory = make_session_factory(engine)
+    repos = RepoStore(settings.repos_dir, max_push_bytes=settings.git_max_push_bytes)
+    executor = LocalExecutor(
+        session_factory, settings, export=functools.partial(code_service.export_tree, repos)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        engine.dispose()
+        await run_in_threadpool(executor.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(executor.stop)  # ends the runs' processes
+            engine.dispose()
 
     app = FastAPI(
         title="modelyard",
@@ -45,8 +59,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.session_factory = make_session_factory(engine)
-    app.state.repos = RepoStore(settings.repos_dir, max_push_bytes=settings.git_max_push_bytes)
+    app.state.session_factory = session_factory
+    app.state.repos = repos
+    app.state.executor = executor
     app.state.secret_box = secret_box(settings)
     app.state.artifacts = ArtifactStore(settings.resolved_artifact_root)
 
@@ -61,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(connections_api.router)
     app.include_router(data_api.router)
     app.include_router(experiments_api.router)
+    app.include_router(remote_api.router)
     app.include_router(registry_api.router)
     mount_portal(app)
     http_errors.install(app, render_html=render_error)
