@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from modelyard.client import Client, active_run, connect, dataset, load_model, start_run
+from modelyard.client import Client, active_run, autolog, connect, dataset, load_model, start_run
 from modelyard.errors import (
     AuthenticationError,
     ConflictError,
@@ -36,6 +36,7 @@ __all__ = [
     "ServiceUnavailableError",
     "__version__",
     "active_run",
+    "autolog",
     "connect",
     "dataset",
     "load_model",

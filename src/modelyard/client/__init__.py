@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from modelyard.client.autolog import autolog
 from modelyard.client.code import Code
 from modelyard.client.config_file import load_login
 from modelyard.client.datasets import Connections, Dataset, Datasets, Snapshot
@@ -27,6 +28,7 @@ __all__ = [
     "Run",
     "Snapshot",
     "active_run",
+    "autolog",
     "connect",
     "dataset",
     "load_model",
