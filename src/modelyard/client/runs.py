@@ -10,7 +10,6 @@ import atexit
 import math
 import os
 import re
-import subprocess
 import threading
 import time
 import traceback
@@ -20,14 +19,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from modelyard.client.gitstate import git_state
+from modelyard.client.metric_sender import MetricSender
 from modelyard.client.transport import Transport
 from modelyard.errors import InvalidInputError, ModelyardError
 
 if TYPE_CHECKING:
     from modelyard.client.models import ModelVersion
 
-BATCH_SIZE = 10_000  # the server takes up to this many points per request
-FLUSH_SECONDS = 0.5
 _KEY = re.compile(r"^[A-Za-z0-9_\-. /:]{1,250}$")
 _stack: list[Run] = []
 _stack_lock = threading.Lock()
@@ -56,75 +55,6 @@ def _encode(value: float) -> float | str:
     return value
 
 
-class _MetricSender:
-    """One daemon thread per run that ships buffered points in batches."""
-
-    def __init__(self, transport: Transport, run_id: int) -> None:
-        self._transport = transport
-        self._path = f"/api/v1/runs/{run_id}/metrics"
-        self._pending: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._idle = threading.Condition(self._lock)
-        self._sending = False
-        self._closed = False
-        self.error: ModelyardError | None = None
-        self.sent = 0
-        self._thread = threading.Thread(
-            target=self._loop, name=f"modelyard-run-{run_id}", daemon=True
-        )
-        self._thread.start()
-
-    def add(self, points: list[dict[str, Any]]) -> None:
-        with self._lock:
-            self._pending.extend(points)
-            full = len(self._pending) >= BATCH_SIZE
-        if full:
-            self._wake.set()
-
-    def _loop(self) -> None:
-        while True:
-            self._wake.wait(FLUSH_SECONDS)
-            self._wake.clear()
-            with self._lock:
-                batch, self._pending = self._pending, []
-                self._sending = bool(batch)
-                closed = self._closed
-            try:
-                for start in range(0, len(batch), BATCH_SIZE):
-                    chunk = batch[start : start + BATCH_SIZE]
-                    self._transport.request("POST", self._path, json={"metrics": chunk})
-                    self.sent += len(chunk)
-            except ModelyardError as exc:
-                self.error = exc
-            with self._lock:
-                self._sending = False
-                self._idle.notify_all()
-            if closed and not batch:
-                return
-
-    def flush(self, timeout: float = 120.0) -> None:
-        """Block until every point logged so far has been sent (or raise what went wrong)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while self._pending or self._sending:
-                self._wake.set()
-                if not self._idle.wait(max(0.0, deadline - time.monotonic())):
-                    break
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            with self._lock:
-                self._closed = True
-            self._wake.set()
-            self._thread.join(timeout=10)
-
-
 class Run(AbstractContextManager["Run"]):
     """A run on the server. Use it as a context manager (see `modelyard.start_run`)."""
 
@@ -137,7 +67,7 @@ class Run(AbstractContextManager["Run"]):
         self.project: str = data["project"]
         self.name: str = data["name"]
         self.url = f"{transport.url}/runs/{self.id}"
-        self._sender = _MetricSender(transport, self.id)
+        self._sender = MetricSender(transport, self.id)
         self._ended = False
         self._steps: dict[str, int] = {}
         self.training_input: Any = None  # set by autolog: what the last fit saw, for signatures
@@ -307,31 +237,6 @@ def _end_open_runs() -> None:
             run.end("finished")
         except ModelyardError:
             _unregister(run)
-
-
-def git_state(project: str, folder: Path | None = None) -> tuple[str | None, bool | None]:
-    """(commit, dirty) when `folder` is inside a clone of the project's modelyard repository."""
-    folder = folder or Path.cwd()
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=folder, capture_output=True, text=True, timeout=10, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    remotes = git("remote", "-v") or ""
-    if f"/git/{project}.git" not in remotes and not re.search(
-        rf"/git/{re.escape(project)}(\s|$)", remotes
-    ):
-        return None, None
-    commit = git("rev-parse", "HEAD")
-    if commit is None or not re.fullmatch(r"[0-9a-f]{40}", commit):
-        return None, None
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return commit, bool(status)
 
 
 def open_run(
