@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from modelyard.accounts.csrf import is_signed, new_csrf_token
 from modelyard.accounts.sessions import CSRF_COOKIE_NAME
+from modelyard.web.run_format import duration, metric
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -63,6 +64,8 @@ def make_templates() -> Jinja2Templates:
     templates.env.filters["timestamp"] = timestamp
     templates.env.filters["number"] = number
     templates.env.filters["percent"] = percent
+    templates.env.filters["metric"] = metric
+    templates.env.filters["duration"] = duration
     return templates
 
 
