@@ -18,10 +18,13 @@ from modelyard.web import (
     auth_pages,
     charts,
     code_pages,
+    compare_pages,
     connection_pages,
     data_pages,
     dataset_edit_pages,
+    model_pages,
     project_pages,
+    run_pages,
 )
 from modelyard.web.templating import make_templates, render
 
@@ -53,6 +56,9 @@ def mount_portal(app: FastAPI) -> None:
         connection_pages,
         dataset_edit_pages,  # /data/new before /data/{name}
         data_pages,
+        compare_pages,  # /projects/{slug}/runs/compare
+        run_pages,
+        model_pages,
     )
     for module in pages:
         app.include_router(module.router)

@@ -15,6 +15,7 @@ from modelyard.data import service as data_service
 from modelyard.errors import ModelyardError
 from modelyard.projects import service
 from modelyard.projects.schemas import MemberSet, ProjectCreate, ProjectPublic, ProjectUpdate, Role
+from modelyard.web.activity import activity_of, with_activity_counts
 from modelyard.web.deps import CheckedForm, PortalUser, text_field
 from modelyard.web.forms import parse
 from modelyard.web.templating import render
@@ -58,14 +59,17 @@ def overview(
     error: ModelyardError | None = None,
     form: dict[str, str] | None = None,
 ) -> Response:
-    projects = with_code_counts(
-        request,
-        service.describe(
-            session, actor, service.list_projects(session, actor, include_archived=archived)
-        ),
-    )
+    rows = service.list_projects(session, actor, include_archived=archived)
+    projects = with_code_counts(request, service.describe(session, actor, rows))
     with_data_counts(session, actor, projects)
-    context = {"projects": projects, "show_archived": archived, "error": error, "form": form or {}}
+    with_activity_counts(session, rows, projects)
+    context = {
+        "projects": projects,
+        "activity": activity_of(session, rows),
+        "show_archived": archived,
+        "error": error,
+        "form": form or {},
+    }
     return render(request, "overview.html", context, status=error.status_code if error else 200)
 
 
@@ -101,6 +105,7 @@ def project_view(
     project = service.get_project(session, actor, slug)
     described = with_code_counts(request, service.describe(session, actor, [project]))[0]
     with_data_counts(session, actor, [described])
+    with_activity_counts(session, [project], [described])
     role = described.my_role
     can_edit = actor.is_admin or (role is not None and role.rank >= Role.editor.rank)
     can_manage = actor.is_admin or role == Role.owner
@@ -112,6 +117,7 @@ def project_view(
         "tab": "about",
         "readme": code_service.readme(session, actor, store, slug),
         "live_code": code_service.list_code_refs(session, actor, slug)[:10],
+        "activity": activity_of(session, [project]),
         "can_edit": can_edit and not described.archived,
         "can_manage": can_manage,
         "roles": [r.value for r in Role],
