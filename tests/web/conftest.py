@@ -1,14 +1,17 @@
-"""Browser fixtures shared by the Playwright tests: one chromium per module, a tab per test."""
+"""Fixtures shared by the portal tests: a cookie-only portal client; for the Playwright tests
+one chromium per module and a tab per test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from tests.conftest import LiveServer, unavailable
+from tests.conftest import PASSWORD, LiveServer, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -63,3 +66,22 @@ def tab(browser: Browser, live_server: LiveServer) -> Iterator[Tab]:
     opened = Tab(browser, live_server.url)
     yield opened
     opened.context.close()
+
+
+@pytest.fixture
+def portal(app: FastAPI) -> Iterator[Callable[[str], TestClient]]:
+    """`portal("alice")`: a cookie-only client (like a browser) with a portal session."""
+    clients: list[TestClient] = []
+
+    def sign_in(username: str) -> TestClient:
+        client = TestClient(app, follow_redirects=False)
+        clients.append(client)
+        response = client.post(
+            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return client
+
+    yield sign_in
+    for client in clients:
+        client.close()
