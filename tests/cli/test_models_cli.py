@@ -1,0 +1,52 @@
+"""`modelyard models ...` against a live server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from typer.testing import CliRunner
+
+from modelyard.cli.main import app
+from modelyard.client.config_file import SavedLogin, save_login
+from tests.conftest import LiveServer, Person
+
+runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("isolated_config")
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())  # rich wraps tables to the terminal's width
+
+
+@pytest.fixture
+def alice(live_server: LiveServer, people: Callable[..., Person]) -> Person:
+    alice = people("alice")
+    alice.client.post("/api/v1/projects", json={"slug": "churn", "name": "Churn"})
+    for body in (b"one", b"two"):
+        made = alice.client.post(
+            "/api/v1/projects/churn/models/churn-clf/versions",
+            content=body,
+            headers={"X-Modelyard-Version": json.dumps({"flavor": "sklearn"})},
+        )
+        assert made.status_code == 201, made.text
+    save_login(SavedLogin(live_server.url, alice.token, "alice"))
+    return alice
+
+
+def test_list_versions_and_move_an_alias(alice: Person) -> None:
+    moved = runner.invoke(app, ["models", "alias", "churn-clf", "champion", "2", "-p", "churn"])
+    assert moved.exit_code == 0, moved.output
+    assert "churn-clf@champion → version 2" in flat(moved.output)
+    listed = runner.invoke(app, ["models", "list", "-p", "churn"])
+    assert listed.exit_code == 0 and "champion→v2" in flat(listed.output)
+    versions = runner.invoke(app, ["models", "versions", "churn-clf", "-p", "churn"])
+    assert versions.exit_code == 0 and "v2 champion sklearn" in flat(versions.output)
+
+
+def test_errors_are_one_line_with_the_field(alice: Person) -> None:
+    missing = runner.invoke(app, ["models", "alias", "churn-clf", "champion", "9", "-p", "churn"])
+    assert missing.exit_code == 1
+    assert "error:" in missing.output and "version" in missing.output
+    assert "Traceback" not in missing.output
