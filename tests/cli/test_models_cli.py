@@ -17,7 +17,8 @@ pytestmark = pytest.mark.usefixtures("isolated_config")
 
 
 def flat(text: str) -> str:
-    return " ".join(text.split())  # rich wraps tables to the terminal's width
+    """The words of rich's output, without its table borders and wrapping."""
+    return " ".join(word for word in text.split() if word.strip("│┃┏┓┗┛┡┩└┘━─┳┻╇╈┼"))
 
 
 @pytest.fixture
