@@ -14,8 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelyard.client import connect
-from modelyard.client.remote import cancel_run, follow_logs, submit_run
-from modelyard.client.transport import Transport
+from modelyard.client.runs import Runs
 from modelyard.errors import InvalidInputError, ModelyardError
 
 app = typer.Typer(help="Runs: list them, read their output, cancel them.", no_args_is_help=True)
@@ -66,8 +65,7 @@ def run(
     try:
         slug = project or _project_from_folder()
         with connect() as client:
-            transport: Transport = client._transport
-            created = submit_run(transport, slug, entrypoint, ref, arguments or [], name)
+            created = client.runs.submit(slug, entrypoint, ref, arguments or [], name)
             run_id = int(created["id"])
             commit = str(created["commit"] or "")[:12]
             console.print(
@@ -75,22 +73,21 @@ def run(
                 f"{escape(created['entrypoint'])} at {escape(ref)} ({commit}) in {slug}"
             )
             console.print(f"  {client.url}/runs/{run_id}")
-            final = _watch(transport, run_id)
+            final = _watch(client.runs, run_id)
     except ModelyardError as exc:
         raise _fail(exc) from None
     raise typer.Exit(_report(final))
 
 
-def _watch(transport: Transport, run_id: int) -> dict[str, Any]:
+def _watch(runs: Runs, run_id: int) -> dict[str, Any]:
     """Print the run's output until it ends; Ctrl-C offers to cancel it or to leave it."""
     offset = 0
     while True:
         try:
-            for chunk in follow_logs(transport, run_id, offset=offset):
+            for chunk in runs.follow(run_id, offset=offset):
                 offset = chunk.offset
                 _write(chunk.text)
-            result: dict[str, Any] = transport.request("GET", f"/api/v1/runs/{run_id}")
-            return result
+            return runs.get(run_id)
         except KeyboardInterrupt:
             if not _confirm(f"\ncancel run {run_id}?"):
                 console.print(
@@ -98,7 +95,7 @@ def _watch(transport: Transport, run_id: int) -> dict[str, Any]:
                     f"--follow`; cancel it: `modelyard runs cancel {run_id}`"
                 )
                 raise typer.Exit(0) from None
-            cancel_run(transport, run_id)
+            runs.cancel(run_id)
             console.print(f"Cancelling run {run_id}…")
 
 
@@ -173,7 +170,7 @@ def logs(
     """A remote run's output. Example: `modelyard runs logs 12 --follow`"""
     try:
         with connect() as client:
-            for chunk in follow_logs(client._transport, run_id, follow=follow):
+            for chunk in client.runs.follow(run_id, follow=follow):
                 _write(chunk.text)
     except ModelyardError as exc:
         raise _fail(exc) from None
@@ -186,7 +183,7 @@ def cancel(run_id: Annotated[int, typer.Argument(help="the run's id")]) -> None:
     """Stop a remote run (its processes get SIGTERM, then SIGKILL). Example: `modelyard runs cancel 12`"""
     try:
         with connect() as client:
-            result = cancel_run(client._transport, run_id)
+            result = client.runs.cancel(run_id)
     except ModelyardError as exc:
         raise _fail(exc) from None
     if result["status"] == "killed":

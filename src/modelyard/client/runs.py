@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard.client.gitstate import git_state
 from modelyard.client.metric_sender import MetricSender
+from modelyard.client.remote import LogChunk, cancel_run, follow_logs, submit_run
 from modelyard.client.transport import Transport
 from modelyard.errors import InvalidInputError, ModelyardError
 
@@ -356,3 +357,28 @@ class Runs:
                     handle.write(chunk)
             partial.replace(destination)
         return destination
+
+    def submit(
+        self,
+        project: str,
+        entrypoint: str,
+        ref: str = "HEAD",
+        arguments: Sequence[str] = (),
+        name: str = "",
+    ) -> dict[str, Any]:
+        """Run a script of the project's repository on the server (what `modelyard run` does).
+
+        Example:
+            >>> run = client.runs.submit("churn", "train.py", "main", ["--C", "0.5"])  # doctest: +SKIP
+            >>> for chunk in client.runs.follow(run["id"]):  # doctest: +SKIP
+            ...     print(chunk.text, end="")
+        """
+        return submit_run(self._t, project, entrypoint, ref, arguments, name)
+
+    def follow(self, run_id: int, *, offset: int = 0, follow: bool = True) -> Iterator[LogChunk]:
+        """A remote run's output as it is written; with `follow`, until the run ends."""
+        return follow_logs(self._t, run_id, offset=offset, follow=follow)
+
+    def cancel(self, run_id: int) -> dict[str, Any]:
+        """Stop a remote run (SIGTERM, then SIGKILL after the server's grace period)."""
+        return cancel_run(self._t, run_id)

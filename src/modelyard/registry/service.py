@@ -14,8 +14,8 @@ from modelyard.accounts import audit
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.service import usernames_by_id
 from modelyard.accounts.tables import AuditEventRow
-from modelyard.data.service import inputs_of_runs
 from modelyard.code.service import record_code_ref
+from modelyard.data.service import inputs_of_runs
 from modelyard.db import utcnow
 from modelyard.errors import ConflictError, InvalidInputError, NotFoundError
 from modelyard.experiments.schemas import ModelOutput, encode_number
