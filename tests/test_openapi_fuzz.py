@@ -33,7 +33,7 @@ from modelyard.accounts import passwords
 from tests.conftest import Person
 
 FUZZ_SETTINGS = settings(
-    max_examples=25,
+    max_examples=15,
     deadline=None,
     derandomize=True,
     database=None,  # nothing written under .hypothesis/

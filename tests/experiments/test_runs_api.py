@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
+from modelyard.experiments.tables import RunRow
 from tests.conftest import Person
 
 
@@ -224,3 +226,16 @@ def test_runs_page_sorts_filters_and_pages_on_the_server(team: dict[str, Person]
             "filter",
             "order",
         )
+
+
+def test_an_active_remote_run_cannot_be_deleted(team: dict[str, Person], db: Session) -> None:
+    owner = team["owner"]
+    run_id = new_run(owner)
+    row = db.get(RunRow, run_id)
+    assert row is not None
+    row.source = "remote"
+    db.commit()
+    refused = owner.client.delete(f"/api/v1/runs/{run_id}")
+    assert refused.status_code == 409 and "cancel it first" in refused.json()["error"]["message"]
+    owner.client.patch(f"/api/v1/runs/{run_id}", json={"status": "killed"})
+    assert owner.client.delete(f"/api/v1/runs/{run_id}").status_code == 204

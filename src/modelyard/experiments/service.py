@@ -114,6 +114,10 @@ def update_run(session: Session, actor: Actor, run_id: int, data: RunUpdate) -> 
 
 def delete_run(session: Session, actor: Actor, run_id: int) -> None:
     row, _ = get_run(session, actor, run_id, min_role=Role.editor)
+    if row.source == "remote" and row.status not in FINAL_STATUSES:
+        raise ConflictError(
+            f"run {run_id} is still {row.status} on the server; cancel it first", field="run_id"
+        )
     session.delete(row)
     session.commit()
 
