@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,7 +23,7 @@ from modelyard.code.repos import RepoStore
 from modelyard.code.service import record_code_ref
 from modelyard.projects.tables import ProjectRow
 from tests.code.conftest import git, seed_repo
-from tests.conftest import PASSWORD, Person
+from tests.conftest import Person
 
 # --- repositories, built once per session and copied into each test's home -------------------
 
@@ -135,25 +135,6 @@ def create_yard(app: FastAPI, people: Callable[..., Person], seeded: Seeded) -> 
 @pytest.fixture
 def yard(app: FastAPI, people: Callable[..., Person], seeded: Seeded) -> dict[str, Person]:
     return create_yard(app, people, seeded)
-
-
-@pytest.fixture
-def portal(app: FastAPI) -> Iterator[Callable[[str], TestClient]]:
-    """`portal("alice")`: a cookie-only client (like a browser) with a portal session."""
-    clients: list[TestClient] = []
-
-    def sign_in(username: str) -> TestClient:
-        client = TestClient(app, follow_redirects=False)
-        clients.append(client)
-        response = client.post(
-            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
-        )
-        assert response.status_code == 200, response.text
-        return client
-
-    yield sign_in
-    for client in clients:
-        client.close()
 
 
 @pytest.fixture

@@ -8,18 +8,17 @@ import html
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from modelyard.data.tables import ConnectionRow, DatasetGrantRow, ProfileRow, SnapshotRow
-from tests.conftest import PASSWORD, Person
+from tests.conftest import Person
 from tests.web.test_code_pages import Page, get
 from tests.web.test_portal import Answer
 
@@ -91,25 +90,6 @@ def create_data_yard(people: Callable[..., Person], admin: Person, source: Path)
 @pytest.fixture
 def yard(people: Callable[..., Person], admin: Person, tmp_path: Path) -> Yard:
     return create_data_yard(people, admin, make_source(tmp_path / "source.db"))
-
-
-@pytest.fixture
-def portal(app: FastAPI) -> Iterator[Callable[[str], TestClient]]:
-    """`portal("alice")`: a cookie-only client (like a browser) with a portal session."""
-    clients: list[TestClient] = []
-
-    def sign_in(username: str) -> TestClient:
-        client = TestClient(app, follow_redirects=False)
-        clients.append(client)
-        response = client.post(
-            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
-        )
-        assert response.status_code == 200, response.text
-        return client
-
-    yield sign_in
-    for client in clients:
-        client.close()
 
 
 def csrf_of(text: str) -> str:

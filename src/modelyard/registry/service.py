@@ -65,6 +65,12 @@ def get_version(
 ) -> tuple[ModelVersionRow, ModelRow, ProjectRow]:
     """A version by number ("3") or by alias ("champion")."""
     model, project = get_model(session, actor, slug, name, min_role=min_role)
+    version = _version_of(session, model, ref)
+    return version, model, project
+
+
+def _version_of(session: Session, model: ModelRow, ref: str) -> ModelVersionRow:
+    """A version of `model` by number ("3") or by alias ("champion")."""
     if ref.isdigit():
         version = session.scalars(
             select(ModelVersionRow).where(
@@ -79,8 +85,39 @@ def get_version(
         ).first()
     if version is None:
         what = f"version {ref}" if ref.isdigit() else f"alias {ref!r}"
-        raise NotFoundError(f"model {name!r} has no {what}", field="version")
-    return version, model, project
+        raise NotFoundError(f"model {model.name!r} has no {what}", field="version")
+    return version
+
+
+def _audit_alias(
+    session: Session,
+    actor: Actor,
+    target: str,
+    alias: str,
+    version: int | None,
+    alias_row: ModelAliasRow | None,
+) -> None:
+    """Record an alias move (or removal, version None) with the version it pointed at."""
+    previous = (
+        session.scalar(
+            select(ModelVersionRow.version).where(ModelVersionRow.id == alias_row.version_id)
+        )
+        if alias_row is not None
+        else None
+    )
+    if previous == version:
+        return
+    action = "model.alias_set" if version is not None else "model.alias_removed"
+    audit.record(
+        session,
+        action,
+        actor=actor.username,
+        target=target,
+        ip=actor.ip,
+        alias=alias,
+        version=version,
+        previous=previous,
+    )
 
 
 def create_version(
@@ -169,39 +206,27 @@ def create_version(
     return version, model
 
 
+def _alias_row(session: Session, model: ModelRow, alias: str) -> ModelAliasRow | None:
+    return session.scalars(
+        select(ModelAliasRow).where(
+            ModelAliasRow.model_id == model.id, ModelAliasRow.alias == alias
+        )
+    ).first()
+
+
 def set_alias(
     session: Session, actor: Actor, slug: str, name: str, alias: str, number: int
 ) -> ModelAliasRow:
     model, project = get_model(session, actor, slug, name, min_role=Role.editor)
     require_writable(project)
-    version, _, _ = get_version(session, actor, slug, name, str(number))
-    row = session.scalars(
-        select(ModelAliasRow).where(
-            ModelAliasRow.model_id == model.id, ModelAliasRow.alias == alias
-        )
-    ).first()
-    previous: int | None = None
+    version = _version_of(session, model, str(number))
+    row = _alias_row(session, model, alias)
+    _audit_alias(session, actor, f"{slug}/{name}", alias, number, row)
     if row is None:
         row = ModelAliasRow(model_id=model.id, alias=alias, version_id=version.id)
         session.add(row)
-    else:
-        previous = session.scalar(
-            select(ModelVersionRow.version).where(ModelVersionRow.id == row.version_id)
-        )
-        row.version_id = version.id
-    row.updated_by_id, row.updated_at = actor.id, utcnow()
+    row.version_id, row.updated_by_id, row.updated_at = version.id, actor.id, utcnow()
     model.updated_at = utcnow()
-    if previous != number:
-        audit.record(
-            session,
-            "model.alias_set",
-            actor=actor.username,
-            target=f"{slug}/{name}",
-            ip=actor.ip,
-            alias=alias,
-            version=number,
-            previous=previous,
-        )
     session.commit()
     return row
 
@@ -209,27 +234,11 @@ def set_alias(
 def delete_alias(session: Session, actor: Actor, slug: str, name: str, alias: str) -> None:
     model, project = get_model(session, actor, slug, name, min_role=Role.editor)
     require_writable(project)
-    row = session.scalars(
-        select(ModelAliasRow).where(
-            ModelAliasRow.model_id == model.id, ModelAliasRow.alias == alias
-        )
-    ).first()
+    row = _alias_row(session, model, alias)
     if row is None:
         raise NotFoundError(f"model {name!r} has no alias {alias!r}", field="alias")
-    previous = session.scalar(
-        select(ModelVersionRow.version).where(ModelVersionRow.id == row.version_id)
-    )
+    _audit_alias(session, actor, f"{slug}/{name}", alias, None, row)
     session.delete(row)
-    audit.record(
-        session,
-        "model.alias_removed",
-        actor=actor.username,
-        target=f"{slug}/{name}",
-        ip=actor.ip,
-        alias=alias,
-        version=None,
-        previous=previous,
-    )
     session.commit()
 
 
