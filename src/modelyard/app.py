@@ -27,6 +27,9 @@ from modelyard.experiments.executor import LocalExecutor
 from modelyard.middleware import RequestHygiene
 from modelyard.projects import api as projects_api
 from modelyard.registry import api as registry_api
+from modelyard.serving import api as serving_api
+from modelyard.serving import exposition, gateway, internal_api
+from modelyard.serving.runtime import Serving
 from modelyard.storage import ArtifactStore
 from modelyard.web.portal import mount_portal, render_error
 
@@ -41,13 +44,18 @@ def create_app(settings: Settings) -> FastAPI:
     executor = LocalExecutor(
         session_factory, settings, export=functools.partial(code_service.export_tree, repos)
     )
+    artifacts = ArtifactStore(settings.resolved_artifact_root)
+    serving = Serving(session_factory, settings, artifacts, repos)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(executor.start)
+        serving.start()
         try:
             yield
         finally:
+            await run_in_threadpool(serving.stop)  # replicas finish their in-flight requests
+            await serving.aclose()
             await run_in_threadpool(executor.stop)  # ends the runs' processes
             engine.dispose()
 
@@ -63,7 +71,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.repos = repos
     app.state.executor = executor
     app.state.secret_box = secret_box(settings)
-    app.state.artifacts = ArtifactStore(settings.resolved_artifact_root)
+    app.state.artifacts = artifacts
+    app.state.serving = serving
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:
@@ -78,6 +87,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(experiments_api.router)
     app.include_router(remote_api.router)
     app.include_router(registry_api.router)
+    app.include_router(serving_api.router)
+    app.include_router(gateway.router)
+    app.include_router(internal_api.router)
+    app.include_router(exposition.router)
     mount_portal(app)
     http_errors.install(app, render_html=render_error)
     app.add_middleware(RequestHygiene)

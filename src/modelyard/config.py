@@ -48,6 +48,22 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=3600, description="SIGTERM to SIGKILL, when cancelling a run"
     )
 
+    serving_host: str = Field(default="127.0.0.1", description="where replica pools listen")
+    serving_control_url: str = Field(
+        default="", description="where replicas reach this server; default base_url"
+    )
+    serving_python: str = Field(default="", description="interpreter for replicas")
+    serving_poll_seconds: float = Field(
+        default=0.25, gt=0, le=10, description="how often replicas look for a new spec"
+    )
+    serving_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    serving_max_batch_records: int = Field(default=1000, gt=0)
+    serving_stop_grace_seconds: float = Field(default=10.0, gt=0, le=600)
+    serving_scale_up_seconds: float = Field(default=3.0, ge=0)
+    serving_scale_down_seconds: float = Field(default=30.0, ge=0)
+    serving_telemetry_retention_hours: float = Field(default=24.0, gt=0)
+    serving_prediction_retention_days: float = Field(default=7.0, gt=0)
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -73,6 +89,14 @@ class Settings(BaseSettings):
     @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
+
+    @property
+    def serving_logs_dir(self) -> Path:
+        return self.home / "serving" / "logs"
+
+    @property
+    def resolved_control_url(self) -> str:
+        return (self.serving_control_url or self.base_url).rstrip("/")
 
     @property
     def resolved_artifact_root(self) -> str:

@@ -56,7 +56,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 HtmlRenderer = Callable[[Request, ModelyardError], Response]
-MACHINE_PREFIXES = ("/api/", "/serve/", "/git/", "/healthz", "/metrics", "/openapi.json")
+MACHINE_PREFIXES = (
+    "/api/",
+    "/serve/",
+    "/internal/",
+    "/git/",
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+)
 
 _HTTP_CODES = {
     400: "bad_request",

@@ -46,10 +46,13 @@ def serve(settings: Settings, host: str, port: int) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if not settings.serving_control_url:
+        # replicas report to the address this process really listens on
+        settings = settings.model_copy(update={"serving_control_url": f"http://{local}:{port}"})
     app = create_app(settings)
     if settings.demo:
         from modelyard.demo_runs import start_demo_runs
 
-        local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         start_demo_runs(app, f"http://{local}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

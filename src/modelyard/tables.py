@@ -23,6 +23,16 @@ from modelyard.experiments.tables import (
 )
 from modelyard.projects.tables import MembershipRow, ProjectRow
 from modelyard.registry.tables import ModelAliasRow, ModelRow, ModelVersionRow
+from modelyard.serving.tables import (
+    EndpointEventRow,
+    EndpointKeyRow,
+    EndpointRow,
+    PredictionRow,
+    ReplicaSampleRow,
+    TelemetryRow,
+    TrafficChangeRow,
+    VariantRow,
+)
 
 __all__ = [
     "ArtifactRow",
@@ -32,6 +42,9 @@ __all__ = [
     "DatasetGrantRow",
     "DatasetReadRow",
     "DatasetRow",
+    "EndpointEventRow",
+    "EndpointKeyRow",
+    "EndpointRow",
     "LatestMetricRow",
     "MembershipRow",
     "MetricRow",
@@ -39,13 +52,18 @@ __all__ = [
     "ModelRow",
     "ModelVersionRow",
     "ParamRow",
+    "PredictionRow",
     "ProfileRow",
     "ProjectRow",
+    "ReplicaSampleRow",
     "RunLogRow",
     "RunRow",
     "SessionRow",
     "SnapshotRow",
     "TagRow",
+    "TelemetryRow",
     "TokenRow",
+    "TrafficChangeRow",
     "UserRow",
+    "VariantRow",
 ]

@@ -29,7 +29,9 @@ from modelyard.registry.schemas import (
     VersionCreate,
     VersionPublic,
 )
-from modelyard.registry.tables import ModelAliasRow, ModelRow, ModelVersionRow
+from modelyard.registry.tables import ModelAliasRow as ModelAliasRow
+from modelyard.registry.tables import ModelRow as ModelRow
+from modelyard.registry.tables import ModelVersionRow as ModelVersionRow
 from modelyard.storage import ArtifactStore
 from modelyard.uploads import Spooled
 
@@ -65,12 +67,12 @@ def get_version(
 ) -> tuple[ModelVersionRow, ModelRow, ProjectRow]:
     """A version by number ("3") or by alias ("champion")."""
     model, project = get_model(session, actor, slug, name, min_role=min_role)
-    version = _version_of(session, model, ref)
+    version = version_of(session, model, ref)
     return version, model, project
 
 
-def _version_of(session: Session, model: ModelRow, ref: str) -> ModelVersionRow:
-    """A version of `model` by number ("3") or by alias ("champion")."""
+def version_of(session: Session, model: ModelRow, ref: str) -> ModelVersionRow:
+    """A version of `model` by number ("3") or by alias ("champion"); callers check access."""
     if ref.isdigit():
         version = session.scalars(
             select(ModelVersionRow).where(
@@ -219,7 +221,7 @@ def set_alias(
 ) -> ModelAliasRow:
     model, project = get_model(session, actor, slug, name, min_role=Role.editor)
     require_writable(project)
-    version = _version_of(session, model, str(number))
+    version = version_of(session, model, str(number))
     row = _alias_row(session, model, alias)
     _audit_alias(session, actor, f"{slug}/{name}", alias, number, row)
     if row is None:

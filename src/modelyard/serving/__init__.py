@@ -1,0 +1,1 @@
+"""Serving: endpoints, variants, routing, replica processes, supervisor, autoscaler, gateway."""
