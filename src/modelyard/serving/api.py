@@ -230,7 +230,10 @@ def endpoint_metrics(
 ) -> EndpointMetrics:
     row, _ = service.get_endpoint(session, actor, project, name)
     step = step or max(1, window // 180)
-    return monitoring.endpoint_metrics(session, row.id, window, min(step, window))
+    shadows = frozenset(
+        v.name for v in service.variants_of(session, [row.id])[row.id] if v.mode == "shadow"
+    )
+    return monitoring.endpoint_metrics(session, row.id, window, min(step, window), shadows)
 
 
 @router.get("/{name}/events", response_model=EventList)

@@ -46,19 +46,27 @@ class _Bucket:
         self.latency = [0] * (len(LATENCY_BUCKETS) + 1)
         self.variants: dict[str, int] = defaultdict(int)
 
-    def add(self, row: TelemetryRow) -> None:
+    def add(self, row: TelemetryRow, shadow: bool) -> None:
+        if row.variant:
+            self.variants[row.variant] += row.count
+        if shadow:  # a copy of traffic already counted: only its own series shows it
+            return
         self.count += row.count
         if row.code >= 500:
             self.errors += row.count
         for i, n in enumerate(row.buckets[: len(self.latency)]):
             self.latency[i] += n
-        if row.variant:
-            self.variants[row.variant] += row.count
 
 
 def endpoint_metrics(
-    session: Session, endpoint_id: int, window: int, step: int, now: float | None = None
+    session: Session,
+    endpoint_id: int,
+    window: int,
+    step: int,
+    shadows: frozenset[str] = frozenset(),
+    now: float | None = None,
 ) -> EndpointMetrics:
+    """Figures of the live traffic; `shadows` (variant names) appear in `variant_rps` only."""
     end = int(now if now is not None else time.time()) + 1
     start = end - window
     count = max(1, window // step)
@@ -72,9 +80,10 @@ def endpoint_metrics(
         )
     ).all()
     for row in rows:
-        buckets[min(count - 1, (row.ts - start) // step)].add(row)
+        shadow = row.variant in shadows
+        buckets[min(count - 1, (row.ts - start) // step)].add(row, shadow)
         if row.ts >= end - SUMMARY_SECONDS:
-            summary.add(row)
+            summary.add(row, shadow)
     replicas: list[int | None] = [None] * count
     samples = session.execute(
         select(ReplicaSampleRow.ts, ReplicaSampleRow.replicas)
@@ -98,7 +107,8 @@ def endpoint_metrics(
         replicas=replicas,
         variant_rps={n: [b.variants.get(n, 0) / step for b in buckets] for n in names},
     )
-    routed = sum(summary.variants.values())
+    live = {k: v for k, v in summary.variants.items() if k not in shadows}
+    routed = sum(live.values())
     return EndpointMetrics(
         window_seconds=window,
         step_seconds=step,
@@ -110,7 +120,7 @@ def endpoint_metrics(
             p50_ms=quantile_ms(summary.latency, 0.5),
             p95_ms=quantile_ms(summary.latency, 0.95),
             p99_ms=quantile_ms(summary.latency, 0.99),
-            variant_share={k: v / routed for k, v in sorted(summary.variants.items())}
+            variant_share={k: v / routed for k, v in sorted(live.items())}
             if routed
             else {},
         ),
