@@ -75,6 +75,20 @@ def wait_for_demo_runs(http: httpx.Client, timeout: float = 120) -> list[dict[st
     raise AssertionError(f"the demo runs did not finish: {runs}")
 
 
+def wait_for_demo_traffic(http: httpx.Client, timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        endpoint = http.get("/api/v1/projects/churn/endpoints/churn")
+        if endpoint.status_code == 200 and endpoint.json()["status"] == "running":
+            metrics = http.get("/api/v1/projects/churn/endpoints/churn/metrics").json()
+            if metrics["summary"]["requests"] > 0:
+                assert metrics["summary"]["errors"] == 0, metrics["summary"]
+                found: dict[str, object] = endpoint.json()
+                return found
+        time.sleep(0.5)
+    raise AssertionError("the demo endpoint got no traffic")
+
+
 def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -102,6 +116,10 @@ def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> 
             aliases = sorted(a for v in versions["items"] for a in v["aliases"])
             assert aliases == ["challenger", "champion"]
             assert all(v["datasets"] == ["customers"] for v in versions["items"])
+            # ...and serves them: champion 90 / challenger 10, with traffic already flowing
+            endpoint = wait_for_demo_traffic(http)
+            shares = {v["name"]: v["share"] for v in endpoint["variants"]}
+            assert shares == {"champion": 0.9, "challenger": 0.1}
     finally:
         output = stop(process)
     assert process.returncode == 0, output
@@ -115,6 +133,7 @@ def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> 
             http.post("/api/v1/auth/login", json={"username": "newhire", "password": DEMO_PASSWORD})
             time.sleep(1)  # a second start trains nothing new
             assert http.get("/api/v1/projects/churn/runs").json()["total"] == 3
+            wait_for_demo_traffic(http)  # the endpoint came back with the server
     finally:
         second_output = stop(again)
     assert again.returncode == 0

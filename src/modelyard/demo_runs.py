@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.service import find_user
 from modelyard.demo import DEMO_PROJECT
+from modelyard.demo_serving import deploy_demo_endpoint
 from modelyard.errors import NotFoundError
 from modelyard.experiments import remote
 from modelyard.experiments.schemas import FINAL_STATUSES, RemoteRunCreate
@@ -69,9 +70,11 @@ def _seed(app: FastAPI, server_url: str) -> None:
         user = find_user(session, "mentor")
         if project is None or user is None:
             return
-        if session.scalar(select(func.count()).where(RunRow.project_id == project.id)):
-            return  # seeded before (or the team has been at work): leave it as it is
         mentor = Actor.of(user, "system")
+        if session.scalar(select(func.count()).where(RunRow.project_id == project.id)):
+            # seeded before (or the team has been at work): only make sure it is served
+            deploy_demo_endpoint(app, mentor)
+            return
         ids = []
         for arguments in DEMO_RUNS:
             run = remote.submit_remote_run(
@@ -111,3 +114,4 @@ def _name_versions(app: FastAPI, mentor: Actor) -> None:
         for alias, version in zip(("champion", "challenger"), ranked, strict=False):
             registry.set_alias(session, mentor, DEMO_PROJECT.slug, MODEL, alias, version.version)
     log.info("demo: %s aliases set", MODEL)
+    deploy_demo_endpoint(app, mentor)

@@ -53,6 +53,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     app = create_app(settings)
     if settings.demo:
         from modelyard.demo_runs import start_demo_runs
+        from modelyard.demo_serving import start_demo_traffic
 
         start_demo_runs(app, f"http://{local}:{port}")
+        start_demo_traffic(app, f"http://{local}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
