@@ -22,6 +22,8 @@ from modelyard.web import (
     connection_pages,
     data_pages,
     dataset_edit_pages,
+    endpoint_actions,
+    endpoint_pages,
     model_pages,
     project_pages,
     run_pages,
@@ -59,6 +61,8 @@ def mount_portal(app: FastAPI) -> None:
         compare_pages,  # /projects/{slug}/runs/compare
         run_pages,
         model_pages,
+        endpoint_pages,
+        endpoint_actions,
     )
     for module in pages:
         app.include_router(module.router)
