@@ -18,10 +18,11 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from modelyard.accounts.deps import AdminUser
+from modelyard.http_errors import ERROR_RESPONSES
 from modelyard.serving.runtime import Serving, ServingDep
 from modelyard.serving.spec import LATENCY_BUCKETS
 
-router = APIRouter(tags=["serving"])
+router = APIRouter(tags=["serving"], responses=ERROR_RESPONSES)
 
 
 class ServingCollector(Collector):

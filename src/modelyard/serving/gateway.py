@@ -13,21 +13,69 @@ from modelyard.errors import (
     PayloadTooLargeError,
     ServiceUnavailableError,
 )
-from modelyard.serving.runtime import ServingDep
+from modelyard.http_errors import ERROR_RESPONSES
+from modelyard.serving.runtime import Serving, ServingDep
 
-router = APIRouter(tags=["serving"])
+router = APIRouter(tags=["serving"], responses=ERROR_RESPONSES)
 FORWARDED_HEADERS = ("content-type", "authorization", "x-api-key", "accept")
 
 
-@router.api_route(
-    "/serve/{project}/{endpoint}/{path:path}",
-    methods=["GET", "POST"],
-    summary="Predict (`POST .../predict`) or use the Open Inference Protocol (`.../v2/...`)",
+PREDICT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["inputs"],
+                "properties": {
+                    "inputs": {
+                        "oneOf": [
+                            {"type": "object", "description": "one record"},
+                            {"type": "array", "items": {"type": "object"}, "minItems": 1},
+                        ]
+                    },
+                    "key": {"type": "string", "description": "sticky A/B assignment"},
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/serve/{project}/{endpoint}/predict",
     response_class=Response,
+    summary="Predict one record or a batch; answers outputs, prediction_id(s) and variant",
+    openapi_extra={"requestBody": PREDICT_BODY},
 )
-async def forward(
+async def predict(project: str, endpoint: str, request: Request, serving: ServingDep) -> Response:
+    return await _forward(project, endpoint, request, serving)
+
+
+@router.post(
+    "/serve/{project}/{endpoint}/v2/models/{model}/infer",
+    response_class=Response,
+    summary="Open Inference Protocol (V2) inference",
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": {}}}}},
+)
+async def infer(
+    project: str, endpoint: str, model: str, request: Request, serving: ServingDep
+) -> Response:
+    return await _forward(project, endpoint, request, serving)
+
+
+@router.get(
+    "/serve/{project}/{endpoint}/v2/{path:path}",
+    response_class=Response,
+    summary="Open Inference Protocol (V2): health/live, health/ready, models/{m}, models/{m}/ready",
+)
+async def open_inference(
     project: str, endpoint: str, path: str, request: Request, serving: ServingDep
 ) -> Response:
+    return await _forward(project, endpoint, request, serving)
+
+
+async def _forward(project: str, endpoint: str, request: Request, serving: Serving) -> Response:
     found = await run_in_threadpool(serving.route, project, endpoint)
     if found is None:
         raise NotFoundError(f"no endpoint {endpoint!r} in project {project!r}", field="endpoint")
