@@ -457,7 +457,7 @@ def test_the_models_list_and_a_model_page(lab: Lab, portal: Callable[[str], Test
     first = get(alice, MODEL, version="1")
     assert cells(first.testid("signature")) == [["age", "number"]]
     assert get(alice, MODEL, version="9").status == 404
-    assert "Not deployed yet — serving arrives with endpoints." in page.testid("deployments").words
+    assert "Not deployed yet." in page.testid("no-deployments").words
     assert page.testid("alias-form")
     assert get(portal("victor"), MODEL).find_all(data_testid="alias-form") == []
 

@@ -19,6 +19,11 @@ from modelyard.projects.schemas import Role
 from modelyard.projects.service import ProjectRow, describe, find_role, get_project
 from modelyard.registry import service
 from modelyard.registry.schemas import Alias, VersionPublic
+from modelyard.serving import service as serving_service
+from modelyard.serving import views as serving_views
+from modelyard.serving.runtime import ServingDep
+from modelyard.serving.schemas import Deployment
+from modelyard.web.deploys import DeployForm, deploy, filled
 from modelyard.web.deps import CheckedForm, PortalUser, text_field
 from modelyard.web.forms import parse
 from modelyard.web.templating import render
@@ -29,6 +34,7 @@ KEY_METRICS = 4
 NOTICES = {
     "alias-moved": "Alias moved. Code that loads the model by this alias gets the new version."
 }
+DEPLOY_FIELDS = ("version", "endpoint", "new_endpoint", "weight")
 LOG_SNIPPET = """import modelyard
 
 with modelyard.start_run(project="{slug}") as run:
@@ -52,6 +58,15 @@ def key_metrics(versions: list[VersionPublic]) -> list[str]:
     """The metrics most versions carry: the ones worth a column."""
     counts = Counter(k for v in versions for k in v.metrics)
     return sorted(counts, key=lambda k: (-counts[k], k))[:KEY_METRICS]
+
+
+def by_version(deployments: list[Deployment]) -> dict[int, list[Deployment]]:
+    """Where each version serves now (a variant following an alias counts for its version)."""
+    found: dict[int, list[Deployment]] = {}
+    for d in deployments:
+        if d.version is not None:
+            found.setdefault(d.version, []).append(d)
+    return found
 
 
 @router.get("/projects/{slug}/models")
@@ -85,15 +100,21 @@ def model_view(
         chosen = next((v for v in versions if v.version == version), None)
         if chosen is None:
             raise NotFoundError(f"model {name!r} has no version {version}", field="version")
+    can_edit = may_edit(session, actor, project)
+    deployments = serving_views.deployments_of_model(session, project, model.id)
+    endpoints = serving_service.list_endpoints(session, actor, slug)[0] if can_edit else []
     context: dict[str, Any] = {
         "project": describe(session, actor, [project])[0],
         "tab": "models",
         "model": service.describe_models(session, project, [model])[0],
+        "deployments": deployments,
+        "deployed_at": by_version(deployments),
+        "endpoint_names": [e.name for e in endpoints],
         "versions": versions,
         "chosen": chosen,
         "key_metrics": key_metrics(versions),
         "history": service.alias_history(session, actor, slug, name),
-        "can_edit": may_edit(session, actor, project),
+        "can_edit": can_edit,
         "form": form or {},
         "error": error,
         "notice": NOTICES.get(done or ""),
@@ -134,4 +155,42 @@ def move_alias_submit(
         return model_view(request, session, actor, slug, name, error=error, form=fields)
     return RedirectResponse(
         f"/projects/{slug}/models/{name}?done=alias-moved#aliases", status_code=303
+    )
+
+
+@router.post("/projects/{slug}/models/{name}/deploy")
+def deploy_submit(
+    request: Request,
+    slug: str,
+    name: str,
+    actor: PortalUser,
+    session: SessionDep,
+    serving: ServingDep,
+    form: CheckedForm,
+) -> Response:
+    """Deploy a version: a new variant of an existing endpoint, or a new endpoint, started."""
+    fields = {k: text_field(form, k) for k in DEPLOY_FIELDS}
+    try:
+        done = deploy(session, actor, serving, slug, name, parse(DeployForm, filled(fields)))
+    except ModelyardError as error:
+        session.rollback()
+        if error.status_code == 404 and error.field not in ("version", "endpoint"):
+            raise
+        ref = fields["version"]
+        try:
+            return model_view(
+                request,
+                session,
+                actor,
+                slug,
+                name,
+                version=int(ref) if ref.isdigit() else None,
+                error=error,
+                form=fields,
+            )
+        except NotFoundError:  # the version asked for does not exist: show the latest
+            return model_view(request, session, actor, slug, name, error=error, form=fields)
+    target = f"/projects/{slug}/endpoints/{done.endpoint}"
+    return RedirectResponse(
+        f"{target}?done={'deployed' if done.created else 'variant-added'}", status_code=303
     )
