@@ -15,6 +15,7 @@ from modelyard.data import service as data_service
 from modelyard.errors import ModelyardError
 from modelyard.projects import service
 from modelyard.projects.schemas import MemberSet, ProjectCreate, ProjectPublic, ProjectUpdate, Role
+from modelyard.serving.views import ReplicasOf
 from modelyard.web.activity import activity_of, with_activity_counts
 from modelyard.web.deps import CheckedForm, PortalUser, text_field
 from modelyard.web.forms import parse
@@ -30,6 +31,11 @@ NOTICES = {
     "archived": "Project archived. It is read-only until it is unarchived.",
     "unarchived": "Project unarchived.",
 }
+
+
+def _serving_of(request: Request) -> tuple[ReplicasOf, str]:
+    """What describing endpoints needs: the supervisor's replicas and the public base URL."""
+    return request.app.state.serving.supervisor.replicas, request.app.state.settings.base_url
 
 
 def with_code_counts(request: Request, projects: list[ProjectPublic]) -> list[ProjectPublic]:
@@ -65,7 +71,7 @@ def overview(
     with_activity_counts(session, rows, projects)
     context = {
         "projects": projects,
-        "activity": activity_of(session, rows),
+        "activity": activity_of(session, rows, *_serving_of(request)),
         "show_archived": archived,
         "error": error,
         "form": form or {},
@@ -117,7 +123,7 @@ def project_view(
         "tab": "about",
         "readme": code_service.readme(session, actor, store, slug),
         "live_code": code_service.list_code_refs(session, actor, slug)[:10],
-        "activity": activity_of(session, [project]),
+        "activity": activity_of(session, [project], *_serving_of(request)),
         "can_edit": can_edit and not described.archived,
         "can_manage": can_manage,
         "roles": [r.value for r in Role],
