@@ -304,3 +304,21 @@ def test_load_scales_the_pool_up_and_quiet_scales_it_down(elastic: Live) -> None
     wait_until(lambda: len(elastic.endpoint()["replicas"]) == 1, timeout=20)
     kinds = [e["kind"] for e in elastic.owner.get(f"{BASE}/churn/events").json()["items"]]
     assert "scale_up" in kinds and "scale_down" in kinds
+
+
+def test_moving_a_followed_alias_reaches_the_replicas_within_a_second(
+    team: dict[str, Person], plane: Plane
+) -> None:
+    owner = team["owner"]
+    owner.client.put("/api/v1/projects/churn/models/clf/aliases/champion", json={"version": 1})
+    for live in _start(team, plane, [{"name": "champ", "version": "champion", "weight": 1}]):
+        with httpx.Client(headers={"Authorization": f"Bearer {live.key}"}, timeout=30) as client:
+            assert client.post(live.serve_url, json={"inputs": record()}).json()["outputs"] == 0
+            moved = owner.client.put(
+                "/api/v1/projects/churn/models/clf/aliases/champion", json={"version": 2}
+            )
+            assert moved.status_code == 200
+            moved_at = time.monotonic()
+            while client.post(live.serve_url, json={"inputs": record()}).json()["outputs"] != 1:
+                assert time.monotonic() - moved_at < 1.5, "the alias move did not arrive"
+        assert live.endpoint()["variants"][0]["version"] == 2
