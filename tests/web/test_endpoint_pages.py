@@ -180,7 +180,7 @@ def test_an_editor_creates_an_endpoint_and_its_page_shows_how_to_call_it(
     listing = get(erin, ENDPOINTS)
     [line] = rows_of(listing.testid("endpoints"))
     assert line.attrs["data-endpoint"] == "scorer"
-    assert "churn-clf-champion 100.0 %" in line.words
+    assert "churn-clf-champion 100 %" in line.words
     assert line.find(data_testid="endpoint-rps").words == "0.0"
 
 
@@ -505,7 +505,7 @@ def test_the_project_page_and_the_overview_show_each_endpoint_state_and_traffic(
         assert busy.find(data_testid="endpoint-rps").words == "11.0 req/s"
         assert idle.find(data_testid="endpoint-status").words == "stopped"
         assert idle.find(data_testid="endpoint-rps").words == "0.0 req/s"
-        assert "a 100.0 %" in busy.words
+        assert "a 100 %" in busy.words
     counts = get(erin, "/").root.find("ul", **{"class": "counts"}).words
     assert "2 endpoints" in counts
     tab = get(erin, ENDPOINTS)

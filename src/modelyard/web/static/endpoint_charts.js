@@ -36,7 +36,7 @@ function layout(series, yaxis) {
     plot_bgcolor: "rgba(0,0,0,0)",
     font: { family: cssVar("--font", "sans-serif"), size: 11, color: cssVar("--text", "#1d2330") },
     showlegend: true,
-    legend: { orientation: "h", y: -0.18 },
+    legend: { orientation: "h", y: -0.18, traceorder: "normal" },
     xaxis: { ...axis, type: "date", range: [first, last] },
     yaxis: { ...axis, rangemode: "tozero", ...yaxis },
   };
@@ -45,12 +45,13 @@ function layout(series, yaxis) {
 function line(name, x, y, colour, extra = {}) {
   return {
     type: "scatter",
-    mode: "lines",
+    mode: "lines+markers", // a lone bucket between gaps shows as a dot
     name: escapeLabel(name),
     x,
     y,
     connectgaps: false,
     line: { color: colour, width: 2 },
+    marker: { color: colour, size: 4 },
     hovertemplate: `%{fullData.name}: %{y:.3g}<extra></extra>`,
     ...extra,
   };
@@ -100,7 +101,7 @@ function figures(series, shadows) {
       { title: { text: "ms" } },
     ],
     "chart-errors": [
-      [line("errors", x, percent, cssVar("--danger", "#c2362b"), { mode: "lines+markers" })],
+      [line("errors", x, percent, cssVar("--danger", "#c2362b"))],
       { title: { text: "%" }, range: [0, 100] },
     ],
     "chart-replicas": [
