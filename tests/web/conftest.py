@@ -3,15 +3,20 @@ one chromium per module and a tab per test."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
-from tests.conftest import PASSWORD, LiveServer, unavailable
+from modelyard.config import Settings
+from tests.conftest import PASSWORD, SECRET_KEY, LiveServer, free_port, unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -85,3 +90,35 @@ def portal(app: FastAPI) -> Iterator[Callable[[str], TestClient]]:
     yield sign_in
     for client in clients:
         client.close()
+
+
+def serving_settings(home: Path, database_url: str) -> Settings:
+    """Settings whose base_url names a free port before the app exists: replica processes
+    report to that address, so the live server must then listen there (`serve_at_base_url`).
+    A test module opts in by overriding `settings` and `live_server` with these two."""
+    return Settings(
+        home=home,
+        database_url=database_url,
+        secret_key=SECRET_KEY,
+        base_url=f"http://127.0.0.1:{free_port()}",
+        serving_stop_grace_seconds=3.0,
+    ).prepare_home()
+
+
+def serve_at_base_url(app: FastAPI) -> Iterator[LiveServer]:
+    """The app served by a real uvicorn at its settings' base_url (the lifespan starts the
+    serving supervisor, and stops every replica at the end)."""
+    url: str = app.state.settings.base_url
+    port = int(url.rsplit(":", 1)[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.02)
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    yield LiveServer(url, app)
+    server.should_exit = True
+    thread.join(timeout=30)
