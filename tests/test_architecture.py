@@ -139,6 +139,7 @@ def test_public_sdk_surface_is_pinned() -> None:
         "autolog",
         "connect",
         "dataset",
+        "deploy",
         "load_model",
         "start_run",
     ]

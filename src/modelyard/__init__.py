@@ -10,7 +10,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from modelyard.client import Client, active_run, autolog, connect, dataset, load_model, start_run
+from modelyard.client import (
+    Client,
+    active_run,
+    autolog,
+    connect,
+    dataset,
+    deploy,
+    load_model,
+    start_run,
+)
 from modelyard.errors import (
     AuthenticationError,
     ConflictError,
@@ -39,6 +48,7 @@ __all__ = [
     "autolog",
     "connect",
     "dataset",
+    "deploy",
     "load_model",
     "start_run",
 ]

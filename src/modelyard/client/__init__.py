@@ -13,6 +13,8 @@ from modelyard.client.autolog import autolog
 from modelyard.client.code import Code
 from modelyard.client.config_file import load_login
 from modelyard.client.datasets import Connections, Dataset, Datasets, Snapshot
+from modelyard.client.endpoint_types import Endpoint, Prediction
+from modelyard.client.endpoints import Endpoints, Mode
 from modelyard.client.models import Models, ModelVersion, parse_ref
 from modelyard.client.projects import Member, Project, Projects
 from modelyard.client.runs import Run, Runs, active_run, open_run
@@ -22,8 +24,10 @@ from modelyard.errors import InvalidInputError
 __all__ = [
     "Client",
     "Dataset",
+    "Endpoint",
     "Member",
     "ModelVersion",
+    "Prediction",
     "Project",
     "Run",
     "Snapshot",
@@ -31,6 +35,7 @@ __all__ = [
     "autolog",
     "connect",
     "dataset",
+    "deploy",
     "load_model",
     "start_run",
 ]
@@ -50,6 +55,7 @@ class Client:
         self.connections = Connections(self._transport)
         self.runs = Runs(self._transport)
         self.models = Models(self._transport)
+        self.endpoints = Endpoints(self._transport)
 
     def me(self) -> dict[str, Any]:
         """The signed-in user, as the server sees them."""
@@ -173,3 +179,49 @@ def load_model(uri: str, *, project: str | None = None, client: Client | None = 
     parse_ref(uri, project)  # a bad reference fails before connecting
     with Client(*_resolve(None, None)) as own:
         return own.models.load(uri, project=project)
+
+
+def deploy(
+    model_ref: str,
+    *,
+    endpoint: str | None = None,
+    project: str | None = None,
+    variant: str | None = None,
+    weight: float | None = None,
+    mode: Mode = "live",
+    code: str | None = None,
+    wait: bool = True,
+    timeout: float = 120.0,
+    client: Client | None = None,
+) -> Endpoint:
+    """Serve a registered model version ("churn-clf@champion", "churn/churn-clf@3") from an
+    endpoint, creating it when it does not exist. The project defaults to the active run's,
+    then to `MODELYARD_PROJECT`; the endpoint to the model's name.
+
+    Deploying never silently moves traffic: a new endpoint starts with this version at
+    weight 100 (and, with `wait`, this returns once it answers), but on an endpoint that
+    already serves traffic the new variant gets weight 0 unless you pass `weight`; shift
+    traffic with `client.endpoints.split`. See `Endpoints.deploy` for every argument.
+
+    Example:
+        >>> modelyard.deploy("churn/churn-clf@champion", endpoint="churn").url  # doctest: +SKIP
+        'http://127.0.0.1:8000/serve/churn/churn/predict'
+        >>> modelyard.deploy("churn/churn-clf@challenger", endpoint="churn")  # weight 0  # doctest: +SKIP
+    """
+    run = active_run()
+    project = project or (run.project if run else None) or os.environ.get("MODELYARD_PROJECT")
+    options: dict[str, Any] = {
+        "endpoint": endpoint,
+        "project": project,
+        "variant": variant,
+        "weight": weight,
+        "mode": mode,
+        "code": code,
+        "wait": wait,
+        "timeout": timeout,
+    }
+    if client is not None:
+        return client.endpoints.deploy(model_ref, **options)
+    parse_ref(model_ref, project)  # a bad reference fails before connecting
+    with Client(*_resolve(None, None)) as own:
+        return own.endpoints.deploy(model_ref, **options)

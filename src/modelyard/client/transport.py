@@ -34,8 +34,23 @@ class Transport:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         if self._http.is_closed:
             raise ConnectionFailedError(f"this connection to {self.url} was closed")
+        return self._send(self._http.build_request(method, path, **kwargs))
+
+    def request_as(self, token: str | None, method: str, path: str, **kwargs: Any) -> Any:
+        """A request carrying `token` instead of the login's (None: no credentials at all).
+        Prediction traffic is guarded by endpoint keys, and the user's own token has no
+        business travelling to the replicas."""
+        if self._http.is_closed:
+            raise ConnectionFailedError(f"this connection to {self.url} was closed")
+        request = self._http.build_request(method, path, **kwargs)
+        request.headers.pop("Authorization", None)
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        return self._send(request)
+
+    def _send(self, request: httpx.Request) -> Any:
         try:
-            response = self._http.request(method, path, **kwargs)
+            response = self._http.send(request)
         except httpx.HTTPError as exc:
             raise ConnectionFailedError(f"cannot reach modelyard at {self.url}: {exc}") from None
         _raise_for_error(response)
