@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import admin, auth, code, datasets, models, projects, runs, up
+from modelyard.cli import admin, auth, code, datasets, deploy, endpoints, models, projects, runs, up
 
 app = typer.Typer(
     name="modelyard",
@@ -21,8 +21,10 @@ app.command("init")(code.init)
 app.command("push")(code.push)
 app.command("git-credential", hidden=True)(code.git_credential)
 app.command("run")(runs.run)
+app.command("deploy")(deploy.deploy)
 app.add_typer(projects.app, name="projects")
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(endpoints.app, name="endpoints")
 app.add_typer(admin.app, name="admin")
