@@ -148,6 +148,8 @@ def test_deploy_split_traffic_watch_the_charts_and_stop(
     expect(page).to_have_url(f"{url}{ENDPOINT}?done=stopped")
     expect(status).to_have_text("stopped")
     expect(page.get_by_test_id("no-replicas")).to_contain_text("Stopped")
+    newest = page.get_by_test_id("events").locator("tbody tr").first
+    expect(newest).to_contain_text("endpoint stopped", timeout=LIVE_MS)  # as it happens
     stopped = httpx.post(
         serve_url, json={"inputs": record()}, headers={"Authorization": f"Bearer {token}"}
     )

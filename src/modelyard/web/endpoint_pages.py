@@ -180,6 +180,7 @@ def endpoint_view(
         "chart_config": {
             "metrics": metrics_url,
             "endpoint": f"/api/v1/projects/{slug}/endpoints/{name}",
+            "events": f"/api/v1/projects/{slug}/endpoints/{name}/events",
             "refresh_ms": REFRESH_MS,
             "shadows": [v.name for v in endpoint.variants if v.mode == "shadow"],
         },

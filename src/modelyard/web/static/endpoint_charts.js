@@ -1,6 +1,7 @@
 // An endpoint's live figures: every 2 s this polls the metrics API for the last 15 minutes and
 // redraws four Plotly charts (requests/s stacked per variant, p50/p95/p99 latency, error rate,
-// replicas) and the last-minute summary; it also polls the endpoint for its status and replicas.
+// replicas) and the last-minute summary; it also polls the endpoint for its status, replicas
+// and the supervisor's events.
 // The page names the URLs in <script type="application/json" id="endpoint-charts"> (no inline
 // script runs). Plotly.js is loaded by a deferred <script> placed before this module.
 
@@ -176,13 +177,9 @@ function showEndpoint(endpoint) {
     code.textContent = r.id;
     id.append(code);
     const state = cell("");
-    const badge = document.createElement("span");
-    badge.className = `badge replica-${r.state}`;
-    badge.textContent = r.state;
-    state.append(badge);
-    const started = new Date(r.started_at).toISOString().slice(0, 16).replace("T", " ");
+    state.append(badge(r.state, `badge replica-${r.state}`));
     tr.append(id, state, cell(r.pid ?? "—", "num"), cell(String(r.restarts), "num"),
-      cell(String(r.inflight), "num"), cell(`${started} UTC`, "nowrap"));
+      cell(String(r.inflight), "num"), cell(utc(r.started_at), "nowrap"));
     return tr;
   });
   body.replaceChildren(...rows);
@@ -195,6 +192,36 @@ function showEndpoint(endpoint) {
       none.textContent = endpoint.state === "running" ? "Starting replicas…" : "Stopped: no replica runs.";
     }
   }
+}
+
+function utc(iso) {
+  return `${new Date(iso).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
+function badge(text, className) {
+  const span = document.createElement("span");
+  span.className = className;
+  span.textContent = text;
+  return span;
+}
+
+// Starts, stops, restarts and scaling decisions, newest first, as the server renders them.
+function showEvents(events) {
+  const body = document.querySelector('[data-live="events"]');
+  if (!body) return;
+  const rows = events.items.slice(0, 20).map((e) => {
+    const tr = document.createElement("tr");
+    const kind = cell("");
+    kind.append(badge(e.kind.replaceAll("_", " "), `badge event-${e.kind}`));
+    const what = cell(e.message);
+    what.append(document.createElement("br"), badge(utc(e.at), "muted"));
+    tr.append(kind, cell(`${e.replicas_before} → ${e.replicas_after}`, "nowrap num"), what);
+    return tr;
+  });
+  body.replaceChildren(...rows);
+  body.closest("table").hidden = rows.length === 0;
+  const none = document.querySelector('[data-testid="no-events"]');
+  if (none) none.hidden = rows.length > 0;
 }
 
 function fail(message) {
@@ -213,6 +240,7 @@ async function refresh(config) {
   const [charts] = await Promise.allSettled([
     drawCharts(config),
     fetchJson(config.endpoint).then(showEndpoint),
+    fetchJson(config.events).then(showEvents),
   ]);
   if (charts.status === "rejected") fail(`The figures could not be loaded (${charts.reason.message}).`);
 }
