@@ -136,6 +136,12 @@ def test_deploy_split_traffic_watch_the_charts_and_stop(
     expect(line.get_by_test_id("endpoint-rps")).to_have_text("5.0 req/s")  # 300 in a minute
     expect(line).to_contain_text("churn-clf-v1 50 %")
     screenshot(tab, request, "project-endpoints")
+    page.get_by_role("link", name="All endpoints").click()
+    expect(page).to_have_url(f"{url}/projects/churn/endpoints")
+    row = page.get_by_test_id("endpoints").locator("tbody tr")
+    expect(row.get_by_test_id("replicas")).to_contain_text("1/1")
+    expect(row.get_by_test_id("endpoint-rps")).to_have_text("5.0")
+    screenshot(tab, request, "endpoints-tab")
     page.goto(MODEL)
     expect(page.get_by_test_id("deployed-1")).to_have_text("churn · 50 %")
     expect(page.get_by_test_id("deployed-2")).to_have_text("churn · 50 %")
