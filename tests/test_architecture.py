@@ -145,3 +145,15 @@ def test_public_sdk_surface_is_pinned() -> None:
     ]
     for name in modelyard.__all__:
         assert hasattr(modelyard, name)
+
+
+def test_a_replica_imports_only_what_serving_needs() -> None:
+    code = (
+        "import sys, modelyard.serving.replica\n"
+        "heavy = ('fastapi', 'sqlalchemy', 'modelyard.web', 'modelyard.app')\n"
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
