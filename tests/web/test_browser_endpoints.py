@@ -88,8 +88,8 @@ def test_deploy_split_traffic_watch_the_charts_and_stop(
     expect(variants.get_by_test_id("share")).to_have_text(["100.0 %", "0.0 %"])
 
     # 50/50 in one form
-    page.get_by_label("Weight of churn-clf-v1").fill("50")
-    page.get_by_label("Weight of churn-clf-v2").fill("50")
+    page.get_by_label("Weight of v1").fill("50")
+    page.get_by_label("Weight of v2").fill("50")
     page.get_by_role("button", name="Save split").click()
     expect(page).to_have_url(f"{url}{ENDPOINT}?done=traffic-set")
     expect(page.get_by_role("status")).to_contain_text("Traffic split saved")
@@ -109,14 +109,14 @@ def test_deploy_split_traffic_watch_the_charts_and_stop(
             answer = client.post(serve_url, json={"inputs": record(i)})
             assert answer.status_code == 200, answer.text
             seen[answer.json()["variant"]] += 1
-    assert set(seen) == {"churn-clf-v1", "churn-clf-v2"}, seen
+    assert set(seen) == {"v1", "v2"}, seen
 
     # the charts and the summary fill by themselves (telemetry each second, a poll every 2 s)
     requests = page.get_by_test_id("chart-requests")
     expect(requests).to_have_attribute("data-points", re.compile(r"^[1-9][0-9]*$"), timeout=LIVE_MS)
     expect(requests).to_have_attribute("data-traces", "2")  # one band per live variant
     expect(requests.locator(".scatterlayer .trace")).to_have_count(2)
-    expect(requests.locator(".legendtext")).to_have_text(["churn-clf-v1", "churn-clf-v2"])
+    expect(requests.locator(".legendtext")).to_have_text(["v1", "v2"])
     expect(page.get_by_test_id("chart-latency")).to_have_attribute(
         "data-points", re.compile(r"^[1-9][0-9]*$")
     )
@@ -134,7 +134,7 @@ def test_deploy_split_traffic_watch_the_charts_and_stop(
     line = page.get_by_test_id("recent-endpoints").locator("tbody tr")
     expect(line.get_by_test_id("endpoint-status")).to_have_text("running")
     expect(line.get_by_test_id("endpoint-rps")).to_have_text("5.0 req/s")  # 300 in a minute
-    expect(line).to_contain_text("churn-clf-v1 50 %")
+    expect(line).to_contain_text("v1 50 %")
     screenshot(tab, request, "project-endpoints")
     page.get_by_role("link", name="All endpoints").click()
     expect(page).to_have_url(f"{url}/projects/churn/endpoints")

@@ -163,7 +163,7 @@ def test_an_editor_creates_an_endpoint_and_its_page_shows_how_to_call_it(
     assert added.status_code == 303, added.text
     page = get(erin, f"{ENDPOINTS}/scorer")
     [row] = rows_of(page.testid("variants"))
-    assert row.attrs["data-variant"] == "churn-clf-champion"
+    assert row.attrs["data-variant"] == "champion"
     model = row.find(data_testid="variant-model")
     assert model.words == "churn-clf@champion"
     assert model.attrs["href"] == f"{MODEL}?version=2"
@@ -180,7 +180,7 @@ def test_an_editor_creates_an_endpoint_and_its_page_shows_how_to_call_it(
     listing = get(erin, ENDPOINTS)
     [line] = rows_of(listing.testid("endpoints"))
     assert line.attrs["data-endpoint"] == "scorer"
-    assert "churn-clf-champion 100 %" in line.words
+    assert "champion 100 %" in line.words
     assert line.find(data_testid="endpoint-rps").words == "0.0"
 
 
@@ -331,7 +331,7 @@ def test_deploy_from_the_model_page_to_a_new_then_an_existing_endpoint(
     endpoint = endpoint_of(team.people["alice"], "churn")
     assert endpoint["state"] == "running"
     assert [(v["name"], v["version"], v["weight"]) for v in endpoint["variants"]] == [
-        ("churn-clf-v1", 1, 100.0)
+        ("v1", 1, 100.0)
     ]
     page = get(erin, new.headers["location"])
     assert "Deployed" in page.root.find("p", **{"class": "notice"}).words
@@ -343,11 +343,11 @@ def test_deploy_from_the_model_page_to_a_new_then_an_existing_endpoint(
     weights = {
         v["name"]: v["weight"] for v in endpoint_of(team.people["alice"], "churn")["variants"]
     }
-    assert weights == {"churn-clf-v1": 100.0, "churn-clf-v2": 0.0}
+    assert weights == {"v1": 100.0, "v2": 0.0}
     again = post(erin, MODEL, f"{MODEL}/deploy", version="2", endpoint="churn", weight="10")
     assert again.status_code == 303
     names = [v["name"] for v in endpoint_of(team.people["alice"], "churn")["variants"]]
-    assert names == ["churn-clf-v1", "churn-clf-v2", "churn-clf-v2-2"]
+    assert names == ["v1", "v2", "v2-2"]
 
     model = get(erin, MODEL)
     assert model.testid("deployed-1").words == "churn · 91 %"  # 100 of 110

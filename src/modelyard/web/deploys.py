@@ -7,7 +7,6 @@ is deleted again."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated
@@ -59,19 +58,16 @@ def filled(fields: dict[str, str]) -> dict[str, str]:
     return {k: v.strip() for k, v in fields.items() if v.strip()}
 
 
-def variant_name(model: str, ref: str, taken: Collection[str]) -> str:
-    """A readable variant name that is free on the endpoint: churn-clf-v3, churn-clf-champion."""
-    base = re.sub(r"[^a-z0-9_-]+", "-", model.lower()).strip("-_") or "model"
-    if not base[0].isalpha():
-        base = f"m{base}"
-    stem = f"{base}-v{ref}" if ref.isdigit() else f"{base}-{ref}"
-    candidate = stem[:64]
-    number = 2
-    while candidate in taken:
-        tail = f"-{number}"
-        candidate = stem[: 64 - len(tail)] + tail
+def variant_name(ref: str, taken: Collection[str]) -> str:
+    """The name the SDK and CLI give too: the alias (`champion`) or `v3`, made unique on the
+    endpoint (`v3-2`, `v3-3`…)."""
+    base = ref if not ref.isdigit() else f"v{ref}"
+    name, number = base, 1
+    while name in taken:
         number += 1
-    return candidate
+        tail = f"-{number}"
+        name = base[: 64 - len(tail)] + tail
+    return name
 
 
 def add_variant(
@@ -79,7 +75,7 @@ def add_variant(
 ) -> str:
     row, _ = service.get_endpoint(session, actor, slug, endpoint, min_role=Role.editor)
     taken = {v.name for v in service.variants_of(session, [row.id])[row.id]}
-    name = form.name or variant_name(form.model, form.version, taken)
+    name = form.name or variant_name(form.version, taken)
     data = parse(
         VariantCreate,
         {
