@@ -7,7 +7,7 @@ import random
 
 import orjson
 
-from modelyard.serving.recorder import LogEntry, PredictionIds, Recorder, encode
+from modelyard.serving.recorder import LogEntry, PredictionIds, Recorder, encode, splice
 from modelyard.serving.spec import LATENCY_BUCKETS, Telemetry
 
 
@@ -74,6 +74,19 @@ def test_reports_encode_to_what_the_control_plane_reads() -> None:
     recorder.log(entry(1))
     report = recorder.drain("r", True, "v")
     assert Telemetry.from_json(orjson.loads(encode(report))) == report
+
+
+def test_logs_encoded_in_chunks_splice_into_the_same_report() -> None:
+    recorder = Recorder()
+    recorder.request("a", 200, 0.001)
+    recorder.log_many([entry(i) for i in range(7)])
+    report = recorder.drain("r", True, "v", max_logs=0)
+    head = encode(report)
+    chunks = [encode(recorder.take_logs(3)) for _ in range(3)]
+    spliced = Telemetry.from_json(orjson.loads(splice(head, chunks)))
+    assert [p.id for p in spliced.predictions] == [f"id{i}" for i in range(7)]
+    assert spliced.stats == report.stats
+    assert splice(head, [b"[]"]) == head
 
 
 def test_prediction_ids_are_unique_and_time_ordered() -> None:

@@ -82,8 +82,6 @@ class Recorder:
             VariantStats(variant=v, code=c, count=s[0], latency_sum=s[1], buckets=s[2])
             for (v, c), s in self._stats.items()
         ]
-        logs = self._logs
-        taken = [logs.popleft() for _ in range(min(max_logs, len(logs)))]
         telemetry = Telemetry(
             replica=replica,
             pid=os.getpid(),
@@ -93,12 +91,16 @@ class Recorder:
             concurrency=self._busy / window,
             window_seconds=window,
             stats=stats,
-            predictions=[PredictionLog(*entry) for entry in taken],
+            predictions=self.take_logs(max_logs),
         )
         self._stats = {}
         self._busy = 0.0
         self._window_start = now
         return telemetry
+
+    def take_logs(self, count: int) -> list[PredictionLog]:
+        logs = self._logs
+        return [PredictionLog(*logs.popleft()) for _ in range(min(count, len(logs)))]
 
     def restore(self, telemetry: Telemetry) -> None:
         """Put back a report the control plane did not take: counts merge into the current
@@ -125,7 +127,22 @@ class Recorder:
         self._logs.extendleft(reversed(entries))
 
 
-def encode(telemetry: Telemetry) -> bytes:
+def encode(value: Telemetry | list[PredictionLog]) -> bytes:
     # orjson serialises dataclasses natively (dataclasses.asdict would deep-copy every
     # logged input first); `default=repr` keeps one odd value from sinking a whole report.
-    return orjson.dumps(telemetry, default=repr, option=orjson.OPT_SERIALIZE_NUMPY)
+    return orjson.dumps(value, default=repr, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+_NO_LOGS = b'"predictions":[]}'
+
+
+def splice(telemetry: bytes, log_chunks: list[bytes]) -> bytes:
+    """A report's JSON with the logs encoded separately (in chunks, so that encoding ten
+    thousand logs never holds the event loop for tens of milliseconds) put in place.
+    `telemetry` is `encode(report)` of a report without logs: `predictions` is its last
+    field, so its JSON ends in an empty list."""
+    parts = [chunk[1:-1] for chunk in log_chunks if len(chunk) > 2]
+    if not parts:
+        return telemetry
+    assert telemetry.endswith(_NO_LOGS)
+    return b"".join((telemetry[:-3], b"[", b",".join(parts), b"]}"))

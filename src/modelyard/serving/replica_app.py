@@ -17,13 +17,21 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any
 
 import orjson
 
 from modelyard.serving import open_inference
+from modelyard.serving.admission import (
+    Admission,
+    Receive,
+    Reject,
+    Scope,
+    Send,
+    send_json,
+    wrong_method,
+)
 from modelyard.serving.inputs import InputError
 from modelyard.serving.recorder import PredictionIds, Recorder
 from modelyard.serving.routing_table import (
@@ -35,39 +43,12 @@ from modelyard.serving.routing_table import (
     Table,
     Variant,
 )
-from modelyard.serving.spec import key_hash
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("modelyard.serving.replica")
 
-_JSON = (b"content-type", b"application/json")
-_TOKEN_CACHE_SIZE = 4096
 _FIELDS = frozenset({"inputs", "key"})
 # (records, single, key, outputs, ids, at): what the log and the shadows need afterwards.
 Answered = tuple[list[dict[str, Any]], bool, "str | None", list[Any], list[str], float]
-
-
-class Reject(Exception):
-    """An error answer; `variant` is "" when the request was refused before routing."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        field: str | None = None,
-        variant: str = "",
-        headers: tuple[tuple[bytes, bytes], ...] = (),
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.variant = variant
-        self.headers = headers
-        self.body = orjson.dumps({"error": {"code": code, "message": message, "field": field}})
 
 
 class ReplicaApp:
@@ -77,7 +58,7 @@ class ReplicaApp:
         self.table = table
         self.recorder = recorder
         self.ids = ids or PredictionIds()
-        self._token_hashes: dict[bytes, str] = {}
+        self._admission = Admission()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,7 +84,7 @@ class ReplicaApp:
             status = 200
         except Reject as reject:
             status, variant = reject.status, reject.variant
-            await _send(send, status, reject.body, reject.headers)
+            await send_json(send, status, reject.body, reject.headers)
         finally:
             recorder.inflight -= 1
         latency = perf_counter() - started
@@ -128,7 +109,7 @@ class ReplicaApp:
     async def _predict(
         self, scope: Scope, receive: Receive, send: Send, table: Table
     ) -> tuple[str, Answered]:
-        body = await self._admit(scope, receive, table, "POST")
+        body = await self._admission(scope, receive, table, "POST")
         payload = _loads(body)
         if type(payload) is not dict:
             raise Reject(422, "invalid_input", "the body must be a JSON object", "body")
@@ -175,7 +156,7 @@ class ReplicaApp:
         else:
             ids = [new_id(at) for _ in records]
             content = {"outputs": outputs, "prediction_ids": ids, "variant": variant.name}
-        await _send(send, 200, _dumps(content, variant.name))
+        await send_json(send, 200, _dumps(content, variant.name))
         return variant.name, (records, single, key, outputs, ids, at)
 
     # --- Open Inference Protocol ---------------------------------------------------------
@@ -183,7 +164,7 @@ class ReplicaApp:
     async def _infer(
         self, scope: Scope, receive: Receive, send: Send, table: Table
     ) -> tuple[str, Answered]:
-        body = await self._admit(scope, receive, table, "POST")
+        body = await self._admission(scope, receive, table, "POST")
         try:
             records, request_id, key = open_inference.parse_infer(
                 _loads(body), table.spec.max_batch_records
@@ -197,87 +178,25 @@ class ReplicaApp:
         content = open_inference.infer_response(
             table.spec.name, variant.spec.model_version, request_id, outputs, variant.name, ids
         )
-        await _send(send, 200, _dumps(content, variant.name))
+        await send_json(send, 200, _dumps(content, variant.name))
         return variant.name, (records, False, key, outputs, ids, at)
 
     async def _v2_get(self, route: int, scope: Scope, send: Send, table: Table) -> None:
         if scope["method"] != "GET":
-            raise _wrong_method("GET")
+            raise wrong_method("GET")
         name = table.spec.name
         if route == V2_LIVE:
             content: dict[str, Any] = {"live": True}
         elif route == V2_MODEL:
-            self._authorize(scope, table)
+            self._admission.authorize(scope, table)
             content = open_inference.model_metadata(table.spec)
         else:
             if not table.ready:
                 raise _no_traffic()
             content = {"ready": True} if route == V2_READY else {"name": name, "ready": True}
-        await _send(send, 200, orjson.dumps(content))
+        await send_json(send, 200, orjson.dumps(content))
 
     # --- shared steps --------------------------------------------------------------------
-
-    async def _admit(self, scope: Scope, receive: Receive, table: Table, method: str) -> bytes:
-        """Method, credentials and the body within the size limit, in that order, so an
-        unauthenticated caller gets nothing read and nothing run."""
-        if scope["method"] != method:
-            raise _wrong_method(method)
-        self._authorize(scope, table)
-        limit = table.spec.max_body_bytes
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit():
-                    raise Reject(400, "bad_request", "Content-Length must be a number")
-                if int(value) > limit:
-                    raise _too_large(limit)
-                break
-        message = await receive()
-        body: bytes = message.get("body", b"")
-        if not message.get("more_body", False):
-            if len(body) > limit:
-                raise _too_large(limit)
-            return body
-        chunks = [body]
-        size = len(body)
-        while True:
-            if size > limit:
-                raise _too_large(limit)  # stop reading: the rest is never buffered
-            message = await receive()
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
-            if not message.get("more_body", False):
-                break
-        if size > limit:
-            raise _too_large(limit)
-        return b"".join(chunks)
-
-    def _authorize(self, scope: Scope, table: Table) -> None:
-        if table.spec.public:
-            return
-        token = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
-                token = value[7:].strip()
-                break
-            if name == b"x-api-key":
-                token = value.strip()
-        if token:
-            hashes = self._token_hashes
-            digest = hashes.get(token)
-            if digest is None:
-                if len(hashes) >= _TOKEN_CACHE_SIZE:  # a flood of made-up keys stays bounded
-                    hashes.clear()
-                digest = hashes[token] = key_hash(token.decode("latin-1"))
-            # Checked against the current table every time, so a revoked key stops at once.
-            if digest in table.key_hashes:
-                return
-        raise Reject(
-            401,
-            "not_authenticated",
-            "a valid endpoint API key is required (Authorization: Bearer <key> or X-Api-Key)",
-            headers=((b"www-authenticate", b"Bearer"),),
-        )
 
     async def _run(self, variant: Variant, records: list[Any], single: bool) -> list[Any]:
         try:
@@ -353,32 +272,6 @@ def _no_traffic() -> Reject:
         "unavailable",
         "this endpoint has no live variant with traffic (every weight is 0)",
     )
-
-
-def _too_large(limit: int) -> Reject:
-    return Reject(413, "too_large", f"the request body is over the limit of {limit} bytes", "body")
-
-
-def _wrong_method(allowed: str) -> Reject:
-    return Reject(
-        405,
-        "method_not_allowed",
-        f"use {allowed} here",
-        headers=((b"allow", allowed.encode()),),
-    )
-
-
-async def _send(
-    send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [_JSON, (b"content-length", b"%d" % len(body)), *headers],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
