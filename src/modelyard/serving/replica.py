@@ -173,8 +173,9 @@ class Replica:
     async def report_forever(self) -> None:
         dropped = 0
         while not self.stopping.is_set():
-            await asyncio.sleep(REPORT_SECONDS)
+            # Report first: the supervisor learns that this replica is ready at once.
             await self.report()
+            await asyncio.sleep(REPORT_SECONDS)
             if self.recorder.dropped_logs > dropped:
                 log.warning(
                     "%d prediction logs dropped so far: the control plane did not take them",
@@ -293,6 +294,10 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # A pool runs a replica per core: BLAS thread pools in each would only fight over them.
+    # Set before numpy is first imported (predictors import it when they load a model).
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO,
