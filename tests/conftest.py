@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from modelyard.accounts.actors import Actor
-from modelyard.accounts.passwords import hash_password
+from modelyard.accounts.passwords import Passwords
 from modelyard.accounts.schemas import TokenCreate
 from modelyard.accounts.tables import UserRow
 from modelyard.accounts.tokens import create_token
@@ -36,6 +37,13 @@ PG_SERVER = os.environ.get(
 )
 PASSWORD = "correct-horse-battery"
 SECRET_KEY = "test-secret-key-" + "x" * 32
+# argon2id at its cheapest: tests check who may sign in, not what a hash costs (production
+# parameters take 0.1-0.5 s a hash or a login). Pass these into every test's Settings.
+CHEAP_PASSWORDS: dict[str, Any] = {
+    "password_time_cost": 1,
+    "password_memory_kib": 8,
+    "password_parallelism": 1,
+}
 SERVICES_REQUIRED = bool(os.environ.get("CI") or os.environ.get("MODELYARD_REQUIRE_SERVICES"))
 
 
@@ -48,7 +56,7 @@ def unavailable(reason: str) -> None:
 
 @cache
 def password_hash() -> str:
-    return hash_password(PASSWORD)
+    return Passwords(time_cost=1, memory_kib=8, parallelism=1).hash(PASSWORD)
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +122,7 @@ def _collect_garbage() -> Iterator[None]:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
-        home=tmp_path / "home", database_url=database_url, secret_key=SECRET_KEY
+        home=tmp_path / "home", database_url=database_url, secret_key=SECRET_KEY, **CHEAP_PASSWORDS
     ).prepare_home()
 
 

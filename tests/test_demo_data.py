@@ -22,9 +22,8 @@ from tests.conftest import LiveServer, Person
 @pytest.fixture
 def demo(app: FastAPI, settings: Settings, admin: Person) -> FastAPI:
     factory = app.state.session_factory
-    load_demo(
-        factory, RepoStore(settings.repos_dir, max_push_bytes=1 << 20), password="demo-pass-123"
-    )
+    store = RepoStore(settings.repos_dir, max_push_bytes=1 << 20)
+    load_demo(factory, store, password="demo-pass-123", passwords=app.state.passwords)
     load_demo_data(factory, settings)
     load_demo_data(factory, settings)  # idempotent
     return app

@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 import pytest
 import schemathesis
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
@@ -29,7 +28,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from modelyard.accounts import passwords
 from tests.conftest import Person
 
 FUZZ_SETTINGS = settings(
@@ -45,15 +43,6 @@ CONFORMANCE = [status_code_conformance, content_type_conformance, response_schem
 # Path parameters that name something the `seeded` fixture created.
 EXISTING = {"project": "churn", "username": "alice", "run_id": 1}
 PLAIN_STRING_KEYS = {"type", "title", "description"}
-
-
-@pytest.fixture
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at its cheapest: the fuzzer sends a few hundred passwords, and what is under
-    test here is the HTTP layer, not the hashing cost."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", cheap)
-    monkeypatch.setattr(passwords, "_DUMMY_HASH", cheap.hash("modelyard-no-such-user"))
 
 
 @pytest.fixture
@@ -169,7 +158,6 @@ def fuzz_operation(
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("cheap_passwords")
 def test_no_operation_answers_a_server_error(
     app: FastAPI, seeded: Person, anonymous: TestClient
 ) -> None:

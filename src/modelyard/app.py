@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from modelyard import __version__, http_errors
 from modelyard.accounts import api as accounts_api
+from modelyard.accounts.passwords import Passwords
 from modelyard.accounts.schemas import Health
 from modelyard.code import api as code_api
 from modelyard.code import githttp
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.passwords = Passwords.from_settings(settings)
     app.state.repos = repos
     app.state.executor = executor
     app.state.secret_box = secret_box(settings)

@@ -6,7 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret.key"
@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     demo: bool = False
     admin_password: str = ""
     session_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    # argon2id cost of new password hashes; the defaults are RFC 9106's low-memory profile
+    password_time_cost: int = Field(default=3, ge=1, le=100, description="argon2 iterations")
+    password_memory_kib: int = Field(default=64 * 1024, ge=8, le=4 * 1024**2)
+    password_parallelism: int = Field(default=4, ge=1, le=64, description="argon2 lanes")
     secure_cookies: bool = False
     base_url: str = "http://127.0.0.1:8000"
     git_max_push_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
@@ -68,6 +72,15 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _argon2_memory_per_lane(self) -> Settings:
+        if self.password_memory_kib < 8 * self.password_parallelism:
+            raise ValueError(
+                "MODELYARD_PASSWORD_MEMORY_KIB must be at least 8 per lane "
+                f"(8 * MODELYARD_PASSWORD_PARALLELISM = {8 * self.password_parallelism})"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

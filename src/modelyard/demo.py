@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from modelyard.accounts.actors import Actor
+from modelyard.accounts.passwords import Passwords
 from modelyard.accounts.schemas import UserCreate
 from modelyard.accounts.service import create_user, find_user
 from modelyard.accounts.tables import UserRow
@@ -81,7 +82,11 @@ def seed_code(store: RepoStore) -> None:
 
 
 def load_demo(
-    factory: sessionmaker[Session], store: RepoStore, password: str = DEMO_PASSWORD
+    factory: sessionmaker[Session],
+    store: RepoStore,
+    password: str = DEMO_PASSWORD,
+    *,
+    passwords: Passwords,
 ) -> None:
     with factory() as session:
         admin = session.scalars(
@@ -96,6 +101,7 @@ def load_demo(
                     session,
                     system,
                     UserCreate(username=username, display_name=display_name, password=password),
+                    passwords=passwords,
                 )
         exists = session.scalar(select(ProjectRow.id).where(ProjectRow.slug == DEMO_PROJECT.slug))
         if exists is None:

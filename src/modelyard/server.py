@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from modelyard.accounts.passwords import Passwords
 from modelyard.accounts.service import ensure_admin
 from modelyard.app import create_app
 from modelyard.code.repos import RepoStore
@@ -30,12 +31,12 @@ def prepare(settings: Settings) -> Prepared:
     try:
         migrate(engine)
         factory = make_session_factory(engine)
+        passwords = Passwords.from_settings(settings)
         with factory() as session:
-            generated = ensure_admin(session, settings.admin_password or None)
+            generated = ensure_admin(session, settings.admin_password or None, passwords=passwords)
         if settings.demo:
-            load_demo(
-                factory, RepoStore(settings.repos_dir, max_push_bytes=settings.git_max_push_bytes)
-            )
+            store = RepoStore(settings.repos_dir, max_push_bytes=settings.git_max_push_bytes)
+            load_demo(factory, store, passwords=passwords)
             load_demo_data(factory, settings)
     finally:
         engine.dispose()

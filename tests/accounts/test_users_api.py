@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ def test_passwords_are_stored_as_argon2(admin: Person, db: Session) -> None:
     admin.client.post("/api/v1/users", json={"username": "ana", "password": "s3cret-pass"})
     stored = db.scalars(select(UserRow.password_hash).where(UserRow.username == "ana")).one()
     assert stored.startswith("$argon2id$") and "s3cret-pass" not in stored
+    assert "$m=8,t=1,p=1$" in stored  # the cost the settings ask for (tests: the cheapest)
 
 
 def test_non_admins_cannot_create_users_or_promote_themselves(
@@ -60,15 +62,17 @@ def test_admin_cannot_demote_themselves(admin: Person) -> None:
     assert admin.client.get("/api/v1/me").json()["is_admin"] is True
 
 
-def test_first_admin_is_created_once(db: Session) -> None:
-    generated = ensure_admin(db, None)
+def test_first_admin_is_created_once(app: FastAPI, db: Session) -> None:
+    generated = ensure_admin(db, None, passwords=app.state.passwords)
     assert generated and len(generated) >= 12
-    assert ensure_admin(db, None) is None
+    assert ensure_admin(db, None, passwords=app.state.passwords) is None
     assert db.scalars(select(UserRow.username).where(UserRow.is_admin)).all() == ["admin"]
 
 
-def test_first_admin_takes_the_configured_password(db: Session, anonymous: TestClient) -> None:
-    assert ensure_admin(db, "chosen-by-operator") is None
+def test_first_admin_takes_the_configured_password(
+    app: FastAPI, db: Session, anonymous: TestClient
+) -> None:
+    assert ensure_admin(db, "chosen-by-operator", passwords=app.state.passwords) is None
     login = anonymous.post(
         "/api/v1/auth/login", json={"username": "admin", "password": "chosen-by-operator"}
     )

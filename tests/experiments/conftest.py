@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from modelyard.config import Settings
 from tests.code.conftest import seed_repo
-from tests.conftest import SECRET_KEY, LiveServer, Person
+from tests.conftest import CHEAP_PASSWORDS, SECRET_KEY, LiveServer, Person
 
 SCRIPTS: dict[str, str] = {
     "README.md": "# churn\n",
@@ -78,6 +78,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         secret_key=SECRET_KEY,
         max_concurrent_runs=2,
         run_cancel_grace_seconds=1.0,
+        **CHEAP_PASSWORDS,
     ).prepare_home()
 
 

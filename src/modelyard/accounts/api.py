@@ -7,7 +7,14 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from modelyard.accounts import audit, service, sessions, tokens
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.cookies import clear_login_cookies, set_login_cookies
-from modelyard.accounts.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, client_ip
+from modelyard.accounts.deps import (
+    AdminUser,
+    CurrentUser,
+    PasswordsDep,
+    SessionDep,
+    SettingsDep,
+    client_ip,
+)
 from modelyard.accounts.schemas import (
     AuditEventList,
     AuditEventPublic,
@@ -55,10 +62,13 @@ def login(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
+    passwords: PasswordsDep,
 ) -> LoginResponse:
     """Sign in with a password; sets the HttpOnly session cookie and a CSRF cookie."""
     ip = client_ip(request)
-    user = service.authenticate_password(session, body.username, body.password, ip=ip)
+    user = service.authenticate_password(
+        session, body.username, body.password, ip=ip, passwords=passwords
+    )
     session_id = sessions.start_session(
         session, user, ttl_seconds=settings.session_ttl_seconds, ip=ip
     )
@@ -82,10 +92,14 @@ def logout(request: Request, session: SessionDep) -> Response:
     status_code=status.HTTP_201_CREATED,
     tags=["auth"],
 )
-def token_login(body: TokenLoginRequest, request: Request, session: SessionDep) -> TokenCreated:
+def token_login(
+    body: TokenLoginRequest, request: Request, session: SessionDep, passwords: PasswordsDep
+) -> TokenCreated:
     """Exchange a username and password for a new API token (what `modelyard login` does)."""
     ip = client_ip(request)
-    user = service.authenticate_password(session, body.username, body.password, ip=ip)
+    user = service.authenticate_password(
+        session, body.username, body.password, ip=ip, passwords=passwords
+    )
     actor = Actor.of(user, "token", ip)
     row, secret = tokens.create_token(session, actor, TokenCreate(name=body.name))
     return _token_created(row, user.username, secret)
@@ -105,8 +119,10 @@ def list_users(actor: CurrentUser, session: SessionDep) -> UserList:
 @router.post(
     "/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED, tags=["users"]
 )
-def create_user(body: UserCreate, actor: CurrentUser, session: SessionDep) -> UserPublic:
-    return UserPublic.model_validate(service.create_user(session, actor, body))
+def create_user(
+    body: UserCreate, actor: CurrentUser, session: SessionDep, passwords: PasswordsDep
+) -> UserPublic:
+    return UserPublic.model_validate(service.create_user(session, actor, body, passwords=passwords))
 
 
 @router.get("/users/{username}", response_model=UserPublic, tags=["users"])
@@ -116,9 +132,14 @@ def get_user(username: str, actor: CurrentUser, session: SessionDep) -> UserPubl
 
 @router.patch("/users/{username}", response_model=UserPublic, tags=["users"])
 def update_user(
-    username: str, body: UserUpdate, actor: CurrentUser, session: SessionDep
+    username: str,
+    body: UserUpdate,
+    actor: CurrentUser,
+    session: SessionDep,
+    passwords: PasswordsDep,
 ) -> UserPublic:
-    return UserPublic.model_validate(service.update_user(session, actor, username, body))
+    user = service.update_user(session, actor, username, body, passwords=passwords)
+    return UserPublic.model_validate(user)
 
 
 @router.get("/tokens", response_model=TokenList, tags=["tokens"])

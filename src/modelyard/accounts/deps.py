@@ -1,4 +1,5 @@
-"""FastAPI dependencies shared by every router: the DB session and the acting user."""
+"""FastAPI dependencies shared by every router: the DB session, the acting user, settings
+and the password hasher."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from modelyard.accounts import sessions, tokens
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.csrf import check_csrf
+from modelyard.accounts.passwords import Passwords
 from modelyard.config import Settings
 from modelyard.errors import AuthenticationError, PermissionDeniedError
 
@@ -22,6 +24,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
 def get_session(request: Request) -> Iterator[Session]:
     with request.app.state.session_factory() as session:
         yield session
@@ -29,6 +36,7 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
 def client_ip(request: Request) -> str:

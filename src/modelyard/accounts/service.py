@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.accounts import audit
 from modelyard.accounts.actors import Actor
-from modelyard.accounts.passwords import hash_password, verify_password
+from modelyard.accounts.passwords import Passwords
 from modelyard.accounts.schemas import UserCreate, UserUpdate
 from modelyard.accounts.tables import SessionRow, UserRow
 from modelyard.db import utcnow
@@ -55,7 +55,9 @@ def list_users(session: Session, actor: Actor) -> Sequence[UserRow]:
     return session.scalars(select(UserRow).order_by(UserRow.username)).all()
 
 
-def create_user(session: Session, actor: Actor, data: UserCreate) -> UserRow:
+def create_user(
+    session: Session, actor: Actor, data: UserCreate, *, passwords: Passwords
+) -> UserRow:
     if not actor.is_admin:
         raise PermissionDeniedError("only admins can create users")
     if find_user(session, data.username) is not None:
@@ -63,7 +65,7 @@ def create_user(session: Session, actor: Actor, data: UserCreate) -> UserRow:
     user = UserRow(
         username=data.username,
         display_name=data.display_name,
-        password_hash=hash_password(data.password),
+        password_hash=passwords.hash(data.password),
         is_admin=data.is_admin,
     )
     session.add(user)
@@ -79,7 +81,9 @@ def create_user(session: Session, actor: Actor, data: UserCreate) -> UserRow:
     return user
 
 
-def update_user(session: Session, actor: Actor, username: str, data: UserUpdate) -> UserRow:
+def update_user(
+    session: Session, actor: Actor, username: str, data: UserUpdate, *, passwords: Passwords
+) -> UserRow:
     user = get_user(session, username)
     is_self = user.id == actor.id
     if not actor.is_admin and not is_self:
@@ -92,12 +96,12 @@ def update_user(session: Session, actor: Actor, username: str, data: UserUpdate)
     if data.display_name is not None:
         user.display_name = data.display_name
     if data.password is not None:
-        if is_self and not verify_password(user.password_hash, data.current_password or ""):
+        if is_self and not passwords.verify(user.password_hash, data.current_password or ""):
             # A stolen session or token alone must not be enough to take the account over.
             raise PermissionDeniedError(
                 "give your current password to change it", field="current_password"
             )
-        user.password_hash = hash_password(data.password)
+        user.password_hash = passwords.hash(data.password)
         changed["password"] = "changed"
         _end_sessions(session, user.id)
     if data.is_admin is not None and data.is_admin != user.is_admin:
@@ -121,10 +125,12 @@ def _end_sessions(session: Session, user_id: int) -> None:
         session.delete(row)
 
 
-def authenticate_password(session: Session, username: str, password: str, *, ip: str) -> UserRow:
+def authenticate_password(
+    session: Session, username: str, password: str, *, ip: str, passwords: Passwords
+) -> UserRow:
     """The user with these credentials, or AuthenticationError (and an audited failure)."""
     user = find_user(session, username.strip().lower())
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = passwords.verify(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         audit.record(session, "login.failed", actor=username[:64], target=username[:200], ip=ip)
         session.commit()
@@ -133,7 +139,7 @@ def authenticate_password(session: Session, username: str, password: str, *, ip:
     return user
 
 
-def ensure_admin(session: Session, password: str | None) -> str | None:
+def ensure_admin(session: Session, password: str | None, *, passwords: Passwords) -> str | None:
     """Create the first admin when none exists; answer the generated password, if any."""
     has_admin = session.scalar(select(func.count()).select_from(UserRow).where(UserRow.is_admin))
     if has_admin:
@@ -149,7 +155,7 @@ def ensure_admin(session: Session, password: str | None) -> str | None:
         UserRow(
             username="admin",
             display_name="Administrator",
-            password_hash=hash_password(password),
+            password_hash=passwords.hash(password),
             is_admin=True,
         )
     )

@@ -29,6 +29,7 @@ def create_user(
 ) -> None:
     """Create a user directly in the database. Example: `modelyard admin create-user ana --admin`"""
     from modelyard.accounts.actors import Actor
+    from modelyard.accounts.passwords import Passwords
     from modelyard.accounts.schemas import UserCreate
     from modelyard.accounts.service import create_user as create
     from modelyard.db import make_engine, make_session_factory, migrate
@@ -45,7 +46,7 @@ def create_user(
             data = parse(
                 UserCreate, {"username": username, "password": password, "is_admin": admin}
             )
-            create(session, system, data)
+            create(session, system, data, passwords=Passwords.from_settings(settings))
     except ModelyardError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

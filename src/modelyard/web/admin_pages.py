@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from modelyard.accounts import audit, service
 from modelyard.accounts.actors import Actor
-from modelyard.accounts.deps import SessionDep
+from modelyard.accounts.deps import PasswordsDep, SessionDep
 from modelyard.accounts.schemas import UserCreate, UserUpdate
 from modelyard.errors import ModelyardError, PermissionDeniedError
 from modelyard.web.deps import CheckedForm, PortalUser, text_field
@@ -46,13 +46,17 @@ def users_page(request: Request, actor: PortalUser, session: SessionDep) -> Resp
 
 @router.post("/users")
 def create_user_submit(
-    request: Request, actor: PortalUser, session: SessionDep, form: CheckedForm
+    request: Request,
+    actor: PortalUser,
+    session: SessionDep,
+    form: CheckedForm,
+    passwords: PasswordsDep,
 ) -> Response:
     _require_admin(actor)
     fields = {k: text_field(form, k) for k in ("username", "display_name", "password")}
     try:
         data = parse(UserCreate, {**fields, "is_admin": text_field(form, "is_admin") == "on"})
-        service.create_user(session, actor, data)
+        service.create_user(session, actor, data, passwords=passwords)
     except ModelyardError as error:
         session.rollback()
         return users_view(request, session, actor, error=error, form=fields)
@@ -61,7 +65,12 @@ def create_user_submit(
 
 @router.post("/users/{username}")
 def update_user_submit(
-    request: Request, username: str, actor: PortalUser, session: SessionDep, form: CheckedForm
+    request: Request,
+    username: str,
+    actor: PortalUser,
+    session: SessionDep,
+    form: CheckedForm,
+    passwords: PasswordsDep,
 ) -> Response:
     _require_admin(actor)
     changes: dict[str, object] = {}
@@ -71,7 +80,8 @@ def update_user_submit(
     if text_field(form, "password"):
         changes["password"] = text_field(form, "password")
     try:
-        service.update_user(session, actor, username, parse(UserUpdate, changes))
+        changed = parse(UserUpdate, changes)
+        service.update_user(session, actor, username, changed, passwords=passwords)
     except ModelyardError as error:
         session.rollback()
         return users_view(request, session, actor, error=error)

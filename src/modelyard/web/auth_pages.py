@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from modelyard.accounts import service, sessions
 from modelyard.accounts.cookies import clear_login_cookies, set_login_cookies
-from modelyard.accounts.deps import SessionDep, SettingsDep, client_ip, find_actor
+from modelyard.accounts.deps import PasswordsDep, SessionDep, SettingsDep, client_ip, find_actor
 from modelyard.errors import AuthenticationError, ModelyardError
 from modelyard.web.deps import CheckedForm, text_field
 from modelyard.web.forms import safe_next
@@ -35,13 +35,20 @@ def login_page(
 
 @router.post("/login")
 def login_submit(
-    request: Request, form: CheckedForm, session: SessionDep, settings: SettingsDep
+    request: Request,
+    form: CheckedForm,
+    session: SessionDep,
+    settings: SettingsDep,
+    passwords: PasswordsDep,
 ) -> Response:
     username = text_field(form, "username")[:64]
     next_path = safe_next(text_field(form, "next"))
     ip = client_ip(request)
     try:
-        user = service.authenticate_password(session, username, text_field(form, "password"), ip=ip)
+        password = text_field(form, "password")
+        user = service.authenticate_password(
+            session, username, password, ip=ip, passwords=passwords
+        )
     except AuthenticationError:
         error = AuthenticationError("Wrong username or password.")
         context = {"next": next_path, "error": error, "username": username}
