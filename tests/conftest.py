@@ -90,11 +90,22 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _truncate_all(url: str) -> None:
+def _empty_all(url: str) -> None:
+    """Every table empty and every id counting from 1 again, as in a fresh database.
+
+    DELETE rather than TRUNCATE: truncating 30 tables makes new files for each and syncs
+    them (~0.7 s a test); deleting the few rows a test leaves takes ~30 ms."""
     engine = make_engine(url)
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+        connection.execute(
+            text(
+                "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+            )
+        )
     engine.dispose()
 
 
@@ -107,7 +118,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{target}"
         return
     url: str = request.getfixturevalue("postgres_url")
-    _truncate_all(url)
+    _empty_all(url)
     yield url
 
 
