@@ -3,6 +3,7 @@ PostgreSQL (`[sqlite]` / `[postgresql]` in its id), each with its own clean data
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -122,11 +123,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # What the test modules imported lives until the end. Frozen, the collector no longer
+    # walks it, so the collection after each test below takes ~1 ms instead of ~1 s.
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage() -> Iterator[None]:
+    """Objects a test left behind are finalized now, so their warnings (an unclosed file or
+    socket, say) fail this test and not a later one."""
     yield
-    import gc
-
     gc.collect()
 
 
