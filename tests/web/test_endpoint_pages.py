@@ -344,19 +344,28 @@ def test_deploy_from_the_model_page_to_a_new_then_an_existing_endpoint(
         v["name"]: v["weight"] for v in endpoint_of(team.people["alice"], "churn")["variants"]
     }
     assert weights == {"v1": 100.0, "v2": 0.0}
+    # the same version again is a double click, not a second copy
     again = post(erin, MODEL, f"{MODEL}/deploy", version="2", endpoint="churn", weight="10")
-    assert again.status_code == 303
+    assert again.status_code == 409
+    assert "already serves" in again.text
     names = [v["name"] for v in endpoint_of(team.people["alice"], "churn")["variants"]]
-    assert names == ["v1", "v2", "v2-2"]
+    assert names == ["v1", "v2"]
+    split = post(
+        erin,
+        f"{ENDPOINTS}/churn",
+        f"{ENDPOINTS}/churn/traffic",
+        **{"weight.v1": "90", "weight.v2": "10"},
+    )
+    assert split.status_code == 303, split.text
 
     model = get(erin, MODEL)
-    assert model.testid("deployed-1").words == "churn · 91 %"  # 100 of 110
+    assert model.testid("deployed-1").words == "churn · 90 %"
     assert model.testid("deployed-1").find("a").attrs["href"] == f"{ENDPOINTS}/churn"
-    assert model.testid("deployed-2").words == "churn · 0 % churn · 9 %"
-    assert len(rows_of(model.testid("deployments"))) == 3
+    assert model.testid("deployed-2").words == "churn · 10 %"
+    assert len(rows_of(model.testid("deployments"))) == 2
     # a viewer sees where it serves, not the form
     viewer = get(portal("victor"), MODEL)
-    assert len(rows_of(viewer.testid("deployments"))) == 3
+    assert len(rows_of(viewer.testid("deployments"))) == 2
     assert viewer.find_all(data_testid="deploy-form") == []
 
 

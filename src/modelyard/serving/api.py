@@ -13,9 +13,11 @@ from modelyard.accounts.deps import CurrentUser, SessionDep, SettingsDep
 from modelyard.accounts.service import usernames_by_id
 from modelyard.http_errors import ERROR_RESPONSES
 from modelyard.projects.schemas import Role
-from modelyard.serving import keys, monitoring, service, variants, views
+from modelyard.serving import deploys, keys, monitoring, service, variants, views
 from modelyard.serving.runtime import Serving, ServingDep
 from modelyard.serving.schemas import (
+    DeployCreate,
+    DeployedPublic,
     EndpointCreate,
     EndpointList,
     EndpointMetrics,
@@ -155,6 +157,29 @@ def add_variant(
     variants.add_variant(session, actor, serving.specs.repos, project, name, body)
     serving.changed()
     return _public(session, serving, settings.base_url, actor, project, name)
+
+
+@router.post("/{name}/deploy", response_model=DeployedPublic)
+def deploy(
+    project: str,
+    name: str,
+    body: DeployCreate,
+    actor: CurrentUser,
+    session: SessionDep,
+    serving: ServingDep,
+    settings: SettingsDep,
+) -> DeployedPublic:
+    """Serve a model version on this endpoint, creating and starting the endpoint when it is
+    new. Beside live traffic the variant gets weight 0 unless `weight` is given, so deploying
+    never moves traffic by itself; the answer says what was created and started."""
+    done = deploys.deploy(session, actor, serving.specs.repos, project, name, body)
+    serving.changed()
+    return DeployedPublic(
+        endpoint=_public(session, serving, settings.base_url, actor, project, name),
+        variant=done.variant,
+        created=done.created,
+        started=done.started,
+    )
 
 
 @router.patch("/{name}/variants/{variant}", response_model=EndpointPublic)

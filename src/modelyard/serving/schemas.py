@@ -65,6 +65,21 @@ class VariantCreate(Strict):
     max_batch_size: Annotated[StrictInt, Field(ge=1, le=10_000)] = 64
 
 
+class DeployCreate(Strict):
+    """One step from a registered version to traffic (see serving/deploys.py)."""
+
+    model: Name
+    version: ModelRef
+    variant: VariantName | None = Field(
+        default=None, description="default: the alias or vN, made unique on the endpoint"
+    )
+    weight: Weight | None = Field(
+        default=None, description="default: 100 on an endpoint without traffic, else 0"
+    )
+    mode: Mode = "live"
+    code: CodeRef | None = None
+
+
 class VariantUpdate(Strict):
     version: ModelRef | None = None
     weight: Weight | None = None
@@ -219,3 +234,10 @@ class Deployment(BaseModel):
     weight: float
     share: float
     mode: Mode
+
+
+class DeployedPublic(BaseModel):
+    endpoint: EndpointPublic
+    variant: str
+    created: bool
+    started: bool
