@@ -388,6 +388,9 @@ def test_open_inference_protocol(models: dict[str, Path]) -> None:
     assert got["ragged"].json()["error"]["field"] == "inputs[1].shape"
     assert got["missing"].status_code == 422
     assert got["missing"].json()["error"]["field"] == "inputs[0].auto_pay"
+    # Health and metadata reads are not traffic; inferences and refusals are.
+    stats = {(s.variant, s.code): s.count for s in app.recorder.drain("r", True, "v").stats}
+    assert stats == {("a", 200): 1, ("", 422): 2, ("a", 422): 1}
 
 
 def test_wrong_paths_methods_and_no_traffic(models: dict[str, Path]) -> None:

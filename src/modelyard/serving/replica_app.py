@@ -47,6 +47,7 @@ from modelyard.serving.routing_table import (
 log = logging.getLogger("modelyard.serving.replica")
 
 _FIELDS = frozenset({"inputs", "key"})
+_TRAFFIC = (PREDICT, V2_INFER)
 # (records, single, key, outputs, ids, at): what the log and the shadows need afterwards.
 Answered = tuple[list[dict[str, Any]], bool, "str | None", list[Any], list[str], float]
 
@@ -71,8 +72,8 @@ class ReplicaApp:
         recorder.inflight += 1
         answered: Answered | None = None
         variant = ""
+        route = table.routes.get(scope["path"])
         try:
-            route = table.routes.get(scope["path"])
             if route == PREDICT:
                 variant, answered = await self._predict(scope, receive, send, table)
             elif route == V2_INFER:
@@ -87,6 +88,8 @@ class ReplicaApp:
             await send_json(send, status, reject.body, reject.headers)
         finally:
             recorder.inflight -= 1
+        if status == 200 and route not in _TRAFFIC:
+            return  # health and metadata reads are not traffic: they stay out of the charts
         latency = perf_counter() - started
         recorder.request(variant, status, latency)
         if answered is not None:
