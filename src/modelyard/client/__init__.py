@@ -13,6 +13,7 @@ from modelyard.client.autolog import autolog
 from modelyard.client.code import Code
 from modelyard.client.config_file import load_login
 from modelyard.client.datasets import Connections, Dataset, Datasets, Snapshot
+from modelyard.client.deploy import Deployed
 from modelyard.client.endpoint_types import Endpoint, Prediction
 from modelyard.client.endpoints import Endpoints, Mode
 from modelyard.client.models import Models, ModelVersion, parse_ref
@@ -24,6 +25,7 @@ from modelyard.errors import InvalidInputError
 __all__ = [
     "Client",
     "Dataset",
+    "Deployed",
     "Endpoint",
     "Member",
     "ModelVersion",
@@ -193,7 +195,7 @@ def deploy(
     wait: bool = True,
     timeout: float = 120.0,
     client: Client | None = None,
-) -> Endpoint:
+) -> Deployed:
     """Serve a registered model version ("churn-clf@champion", "churn/churn-clf@3") from an
     endpoint, creating it when it does not exist. The project defaults to the active run's,
     then to `MODELYARD_PROJECT`; the endpoint to the model's name.
@@ -201,12 +203,14 @@ def deploy(
     Deploying never silently moves traffic: a new endpoint starts with this version at
     weight 100 (and, with `wait`, this returns once it answers), but on an endpoint that
     already serves traffic the new variant gets weight 0 unless you pass `weight`; shift
-    traffic with `client.endpoints.split`. See `Endpoints.deploy` for every argument.
+    traffic with `client.endpoints.split`. Answers what was done: `.endpoint`, `.variant`,
+    `.created`, `.started`, `.url`. See `Endpoints.deploy` for every argument.
 
     Example:
         >>> modelyard.deploy("churn/churn-clf@champion", endpoint="churn").url  # doctest: +SKIP
         'http://127.0.0.1:8000/serve/churn/churn/predict'
-        >>> modelyard.deploy("churn/churn-clf@challenger", endpoint="churn")  # weight 0  # doctest: +SKIP
+        >>> modelyard.deploy("churn/churn-clf@challenger", endpoint="churn").variant  # doctest: +SKIP
+        'challenger'
     """
     run = active_run()
     project = project or (run.project if run else None) or os.environ.get("MODELYARD_PROJECT")

@@ -14,9 +14,10 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
-from modelyard.client.deploy import deploy_version
+from modelyard.client.deploy import Deployed, deploy_version
 from modelyard.client.endpoint_keys import Keys
 from modelyard.client.endpoint_types import (
     Endpoint,
@@ -148,29 +149,34 @@ class Endpoints:
         wait: bool = True,
         timeout: float = 120.0,
         on_status: Callable[[Endpoint], None] | None = None,
-    ) -> Endpoint:
-        """Serve a registered model version from an endpoint, creating the endpoint if needed.
+    ) -> Deployed:
+        """Serve a registered model version from an endpoint, creating the endpoint if needed;
+        answers what was done (`.endpoint`, `.variant`, `.created`, `.started`, `.url`).
 
         `model_ref` is `model@alias`, `model@3` or `project/model@...` (without `@`, the
         latest version, pinned). An alias is followed: move it and the variant serves the
         new version within a second. `endpoint` defaults to the model's name; `variant`
         to the alias or `v3`, made unique on the endpoint.
 
-        Deploying never silently moves traffic: a new (or empty) endpoint gives the
-        variant weight 100 and is started — then, with `wait`, this returns once it is
+        Deploying never silently moves traffic: a new endpoint (or one without live
+        traffic) gives the variant weight 100 and is started — then, with `wait`, this returns once it is
         ready — but on an endpoint that already serves traffic the variant joins with
         weight 0 unless you pass `weight`; shift traffic to it with `split`. A
         `mode="shadow"` variant gets a copy of live traffic and its answers are only logged.
         `code` is the branch, tag or commit whose `predict.py` serves ('' for the model
         flavor's default predictor; None: the default branch's predict.py if it has one).
         `on_status` sees the endpoint at every poll while waiting (for progress displays).
+        Deploying the very model@ref a variant of that default name already serves is
+        refused (ConflictError): name the variant to add a second copy on purpose.
 
         Example:
-            >>> client.endpoints.deploy("churn/churn-clf@champion", endpoint="churn")  # doctest: +SKIP
-            >>> client.endpoints.deploy("churn/churn-clf@challenger", endpoint="churn")  # doctest: +SKIP
+            >>> client.endpoints.deploy("churn/churn-clf@champion", endpoint="churn").url  # doctest: +SKIP
+            'http://127.0.0.1:8000/serve/churn/churn/predict'
+            >>> client.endpoints.deploy("churn/churn-clf@challenger", endpoint="churn").variant  # doctest: +SKIP
+            'challenger'
             >>> client.endpoints.split("churn", "churn", {"champion": 90, "challenger": 10})  # doctest: +SKIP
         """
-        deployed, started = deploy_version(
+        done = deploy_version(
             self._t,
             model_ref,
             endpoint=endpoint,
@@ -180,11 +186,12 @@ class Endpoints:
             mode=mode,
             code=code,
         )
-        if started and wait:
-            return self.wait_ready(
-                deployed.project, deployed.name, timeout=timeout, on_status=on_status
+        if done.started and wait:
+            ready = self.wait_ready(
+                done.endpoint.project, done.endpoint.name, timeout=timeout, on_status=on_status
             )
-        return deployed
+            return replace(done, endpoint=ready)
+        return done
 
     def add_variant(
         self,
