@@ -16,9 +16,10 @@ from modelyard.cli.endpoint_views import (
     variants_table,
 )
 from modelyard.client import connect
+from modelyard.client.deploy import Deployed
 from modelyard.client.endpoint_types import Endpoint
 from modelyard.client.models import parse_ref
-from modelyard.errors import InvalidInputError, ModelyardError, NotFoundError
+from modelyard.errors import InvalidInputError, ModelyardError
 
 
 def deploy(
@@ -77,10 +78,6 @@ def deploy(
             slug, model, ref = parse_ref(model_ref, resolve_project(project))
         name = endpoint or model
         with connect() as client:
-            try:
-                before = client.endpoints.get(slug, name).variants
-            except NotFoundError:
-                before = []
             with console.status(f"Deploying {model}@{ref} to {slug}/{name}…") as status:
                 deployed = client.endpoints.deploy(
                     model_ref,
@@ -94,9 +91,9 @@ def deploy(
                     timeout=timeout,
                     on_status=lambda e: status.update(_progress(e)),
                 )
-            _report(deployed, {v.name for v in before})
-            if deployed.state == "running" and deployed.status != "stopped":
-                show_call(client, deployed)
+            _report(deployed)
+            if deployed.endpoint.state == "running":
+                show_call(client, deployed.endpoint)
     except ModelyardError as exc:
         raise fail(exc) from None
 
@@ -109,17 +106,18 @@ def _progress(endpoint: Endpoint) -> str:
     )
 
 
-def _report(endpoint: Endpoint, before: set[str]) -> None:
-    added = [v for v in endpoint.variants if v.name not in before]
-    new = added[-1] if added else None
+def _report(deployed: Deployed) -> None:
+    endpoint = deployed.endpoint
+    new = endpoint.variant(deployed.variant)
     console.print(headline(endpoint))
     console.print(variants_table(endpoint))
-    if new is None:
-        return
     what = f"{escape(new.name)} ({escape(new.ref)})"
     if new.mode == "shadow":
-        console.print(f"Added {what} as a shadow: it sees a copy of live traffic; its answers")
-        console.print("are logged (`modelyard endpoints status`), never returned.")
+        console.print(
+            f"Added {what} as a shadow: it sees a copy of live traffic; its answers are "
+            "logged (the endpoint page, `client.endpoints.predictions(..., shadow=True)`), "
+            "never returned."
+        )
     elif new.weight == 0:
         others = " ".join(f"{escape(v)}=…" for v in endpoint.weights if v != new.name)
         console.print(
@@ -133,7 +131,9 @@ def _report(endpoint: Endpoint, before: set[str]) -> None:
             f"`modelyard endpoints start {escape(endpoint.name)} -p {escape(endpoint.project)}`"
         )
     elif endpoint.status == "running":
-        console.print(f"[green]{escape(endpoint.name)} is live.[/green]")
+        created = "Created and started" if deployed.created else "Started"
+        verb = created if deployed.started else "Added to"
+        console.print(f"[green]{verb} {escape(endpoint.name)}: it is live.[/green]")
     else:
         console.print(
             f"{escape(endpoint.name)} is {endpoint.status}: follow it with "

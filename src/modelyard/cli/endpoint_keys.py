@@ -49,8 +49,8 @@ def create(
         raise fail(exc) from None
     console.print(
         f"Key {key.id} ({escape(key.name)}) for {escape(slug)}/{escape(endpoint)}; "
-        "its token is shown only now. Send it as `Authorization: Bearer <token>` "
-        f"(the CLI reads ${KEY_VARIABLE}):"
+        "its token is shown only now, and replicas accept it within a second. Send it as "
+        f"`Authorization: Bearer <token>` (the CLI reads ${KEY_VARIABLE}):"
     )
     typer.echo(key.token)
 

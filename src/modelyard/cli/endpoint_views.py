@@ -61,14 +61,17 @@ def _code(variant: Variant) -> str:
 
 
 def variants_table(endpoint: Endpoint, served: dict[str, float] | None = None) -> Table:
-    """Variants with weights and share bars; `served` adds the share each really got."""
-    table = Table("variant")
-    table.add_column("serves", no_wrap=True)
-    table.add_column("weight", justify="right")
+    """Variants with weights and share bars; `served` adds the share each really got
+    (over the last minute)."""
+    # only "serves" may wrap, so names, bars and figures stay whole in a narrow terminal
+    table = Table()
+    table.add_column("variant", no_wrap=True)
+    table.add_column("serves", overflow="fold")
+    table.add_column("weight", justify="right", no_wrap=True)
     table.add_column("share", no_wrap=True)
     if served is not None:
-        table.add_column("last min", justify="right")
-    table.add_column("code")
+        table.add_column("served", justify="right", no_wrap=True)
+    table.add_column("code", no_wrap=True)
     for v in endpoint.variants:
         live = v.mode == "live"
         row = [
@@ -145,12 +148,15 @@ def curl_example(endpoint: Endpoint, record: dict[str, object]) -> str:
 def show_call(client: Client, endpoint: Endpoint) -> None:
     """The URL and a curl example (with a key hint for a non-public endpoint)."""
     console.print("\nCall it:")
-    console.print(curl_example(endpoint, example_record(client, endpoint)), markup=False)
+    # soft_wrap: no line breaks of ours inside the command, so it pastes as it is
+    curl = curl_example(endpoint, example_record(client, endpoint))
+    console.print(curl, markup=False, soft_wrap=True)
     if not endpoint.public:
         console.print(
             f"[dim]{KEY_VARIABLE}: an endpoint key, from "
             f"`{KEY_VARIABLE}=$(modelyard endpoints keys create {escape(endpoint.name)} "
-            f"-p {escape(endpoint.project)})`[/dim]"
+            f"-p {escape(endpoint.project)})`[/dim]",
+            soft_wrap=True,
         )
 
 

@@ -265,7 +265,8 @@ def predict(
         problem = (
             f"needs an endpoint key: pass --token mye_… or set {KEY_VARIABLE} (make one: {make})"
             if token is None
-            else f"refused that key (revoked, or another endpoint's); make one: {make}"
+            else "refused that key (revoked, another endpoint's, or made less than a second "
+            f"ago); make one: {make}"
         )
         console.print(f"[red]error:[/red] {escape(slug)}/{escape(name)} {problem}")
         raise typer.Exit(1) from None
