@@ -42,7 +42,9 @@ def _stopped_with_traffic(client: Client) -> None:
 def test_deploying_onto_an_endpoint_with_traffic_never_moves_it(team: Team) -> None:
     alice = team.alice
     _stopped_with_traffic(alice)
-    endpoint = alice.endpoints.deploy("churn-clf@challenger", endpoint="churn", project="churn")
+    done = alice.endpoints.deploy("churn-clf@challenger", endpoint="churn", project="churn")
+    endpoint = done.endpoint
+    assert (done.variant, done.created, done.started) == ("challenger", False, False)
     assert endpoint.state == "stopped"  # it was stopped on purpose: deploying does not start it
     challenger = endpoint.variant("challenger")
     assert (challenger.weight, challenger.share, challenger.alias, challenger.version) == (
@@ -53,18 +55,19 @@ def test_deploying_onto_an_endpoint_with_traffic_never_moves_it(team: Team) -> N
     )
     assert endpoint.weights == {"base": 100, "challenger": 0}
     # a fixed version is named after its number; the same model@ref twice is refused
-    assert alice.endpoints.deploy("churn/churn-clf@2", endpoint="churn").variant("v2").version == 2
-    with pytest.raises(modelyard.ConflictError, match="already serves churn-clf@2") as twice:
+    assert alice.endpoints.deploy("churn/churn-clf@2", endpoint="churn").variant == "v2"
+    with pytest.raises(modelyard.ConflictError, match="already serves 2 ") as twice:
         alice.endpoints.deploy("churn/churn-clf", endpoint="churn")  # no @: the latest, pinned
     assert twice.value.field == "variant"
     # a taken name gets a suffix; an explicit weight and a shadow are taken as asked
     register(team.alice_person, 0, name="other-clf")
-    assert "v1" in alice.endpoints.deploy("churn/other-clf@1", endpoint="churn").weights
+    assert alice.endpoints.deploy("churn/other-clf@1", endpoint="churn").variant == "v1"
     deployed = alice.endpoints.deploy("churn/churn-clf@1", endpoint="churn", weight=5)
-    assert deployed.variant("v1-2").model == "churn-clf" and deployed.weights["v1-2"] == 5
+    assert deployed.variant == "v1-2" and deployed.endpoint.weights["v1-2"] == 5
+    assert deployed.endpoint.variant("v1-2").model == "churn-clf"
     shadow = alice.endpoints.deploy(
         "churn/churn-clf@challenger", endpoint="churn", variant="copy", mode="shadow"
-    )
+    ).endpoint
     assert (shadow.variant("copy").mode, shadow.variant("copy").share) == ("shadow", 0)
     assert alice.endpoints.get("churn", "churn").state == "stopped"
 
@@ -73,8 +76,10 @@ def test_a_new_endpoint_gets_full_traffic_and_is_started(
     team: Team, live_server: LiveServer
 ) -> None:
     alice = team.alice
-    endpoint = alice.endpoints.deploy("churn/churn-clf@champion", wait=False)
+    done = alice.endpoints.deploy("churn/churn-clf@champion", wait=False)
+    endpoint = done.endpoint
     try:
+        assert (done.variant, done.created, done.started) == ("champion", True, True)
         assert (endpoint.name, endpoint.state) == ("churn-clf", "running")
         assert endpoint.weights == {"champion": 100}
         assert endpoint.url == f"{live_server.url}/serve/churn/churn-clf/predict"
@@ -149,5 +154,5 @@ def test_top_level_deploy_uses_the_saved_login_and_the_run_project(
     monkeypatch.setenv("MODELYARD_URL", live_server.url)
     monkeypatch.setenv("MODELYARD_TOKEN", team.alice_person.token)
     monkeypatch.setenv("MODELYARD_PROJECT", "churn")
-    endpoint = modelyard.deploy("churn-clf@challenger", endpoint="churn")
-    assert endpoint.weights == {"base": 100, "challenger": 0}
+    done = modelyard.deploy("churn-clf@challenger", endpoint="churn")
+    assert done.endpoint.weights == {"base": 100, "challenger": 0}
