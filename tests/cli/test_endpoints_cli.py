@@ -1,15 +1,17 @@
-"""`modelyard deploy` and `modelyard endpoints ...` against a live server, with endpoints
-kept stopped (no replica processes)."""
+"""`modelyard deploy` and `modelyard endpoints ...` against a live server. Only the last test
+starts replica processes; the others keep endpoints stopped."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import modelyard
 from modelyard.cli.endpoints import parse_weights
 from modelyard.cli.main import app
 from modelyard.client.config_file import SavedLogin, save_login
@@ -132,3 +134,71 @@ def test_errors_are_one_clear_line(
     code, _, shown = cli("endpoints", "list")
     assert code == 0 and "churn stopped" in shown
     assert "Traceback" not in shown
+
+
+def _accepted(client: modelyard.Client, token: str) -> bool:
+    try:
+        client.endpoints.predict("churn", "churn", RECORD, token=token)
+    except modelyard.AuthenticationError:
+        return False
+    return True
+
+
+def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not true in time"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_deploy_a_real_model_call_it_split_it_and_stop_it(
+    live_server: LiveServer, people: Callable[..., Person], tmp_path: Path
+) -> None:
+    alice, _ = make_team(people)
+    save_login(SavedLogin(live_server.url, alice.token, "alice"))
+    code, _, shown = cli("deploy", "churn-clf@champion", "--endpoint", "churn", "-p", "churn")
+    assert code == 0, shown
+    assert "churn/churn running · 1/1 replicas ready" in shown
+    assert f"curl {live_server.url}/serve/churn/churn/predict" in shown
+    assert '{"inputs": {"tenure": 0.0, "charges": 0.0}}' in shown
+
+    code, token, _ = cli("endpoints", "keys", "create", "churn", "-p", "churn")
+    token = token.strip()
+    with modelyard.connect(live_server.url, alice.token) as client:
+        _until(lambda: _accepted(client, token))  # replicas take a new key within a second
+    code, stdout, shown = cli(
+        "endpoints", "predict", "churn", json.dumps(RECORD), "-p", "churn", "--token", token
+    )
+    assert code == 0, shown
+    answer = json.loads(stdout)
+    assert (answer["outputs"], answer["variant"]) == (0, "champion") and answer["prediction_id"]
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps([RECORD, RECORD]))
+    code, stdout, shown = cli(
+        "endpoints", "predict", "churn", f"@{batch}", "-p", "churn", "--token", token
+    )
+    assert code == 0 and len(json.loads(stdout)["prediction_ids"]) == 2, shown
+    code, _, shown = cli("endpoints", "predict", "churn", "-p", "churn", input=json.dumps(RECORD))
+    assert code == 1 and "needs an endpoint key: pass --token" in shown
+
+    code, _, shown = cli("deploy", "churn-clf@challenger", "-e", "churn", "-p", "churn")
+    assert code == 0 and "with weight 0" in shown
+    code, _, shown = cli(
+        "endpoints", "split", "churn", "champion=0", "challenger=100", "-p", "churn"
+    )
+    assert code == 0, shown
+    with modelyard.connect(live_server.url, alice.token) as client:
+        _until(lambda: client.endpoints.predict("churn", "churn", RECORD, token=token).outputs == 1)
+        sticky = client.endpoints.predict("churn", "churn", [RECORD], key="c-42", token=token)
+        assert sticky.variant == "challenger" and len(sticky.prediction_ids) == 1
+    code, _, shown = cli("endpoints", "status", "churn", "-p", "churn")
+    assert code == 0 and "churn/churn running" in shown and " ready " in shown, shown
+
+    code, _, shown = cli("endpoints", "stop", "churn", "-p", "churn")
+    assert code == 0 and "Stopped churn/churn." in shown
+    code, _, shown = cli(
+        "endpoints", "predict", "churn", json.dumps(RECORD), "-p", "churn", "--token", token
+    )
+    assert code == 1 and "is stopped" in shown
