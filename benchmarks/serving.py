@@ -94,6 +94,11 @@ class Result:
     note: str = ""
     pct_of_bar: float | None = None
 
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU per request: steadier than req/s when other processes take CPU."""
+        return 1e6 * self.server_cpu / self.rps if self.rps else 0.0
+
 
 @dataclass
 class Load:
@@ -327,12 +332,12 @@ class Wrk:
         if self.args.warmup > 0:
             self._wrk(url, script, self.args.warmup)
         pids = server.pids()
-        root, tree = cpu_of(pids[:1]), cpu_of(pids)
-        before, started = machine_cpu() - tree - own_cpu(), time.monotonic()
+        root0, tree0, mine0, machine0 = cpu_of(pids[:1]), cpu_of(pids), own_cpu(), machine_cpu()
+        started = time.monotonic()
         out = self._wrk(url, script, self.args.duration)
         window = time.monotonic() - started  # wrk's start and end included, as in the CPU
-        root, tree = cpu_of(pids[:1]) - root, cpu_of(pids) - tree
-        other = machine_cpu() - tree - own_cpu() - before
+        root, tree = cpu_of(pids[:1]) - root0, cpu_of(pids) - tree0
+        other = machine_cpu() - machine0 - tree - (own_cpu() - mine0)
         line = next((x for x in out.splitlines() if x.startswith("BENCH ")), None)
         if line is None:
             raise RuntimeError(f"wrk printed no summary: {out[-800:]}")
@@ -443,7 +448,35 @@ def per_call_costs(data: Data) -> dict[str, float]:
     for name, call in calls.items():
         number = 200 if "predict" in name else 20_000
         costs[name] = min(timeit.repeat(call, number=number, repeat=5)) / number * 1e6
-    return costs
+    return costs | telemetry_costs(data.record)
+
+
+def telemetry_costs(record: dict[str, float]) -> dict[str, float]:
+    """µs per request of the replica's telemetry, from its own recorder: the part the
+    standalone replica still pays, and the report it builds each second."""
+    from modelyard.serving.recorder import PredictionIds, Recorder, encode
+
+    recorder, ids = Recorder(), PredictionIds()
+
+    def record_one() -> None:
+        now = time.time()
+        recorder.request("a", 200, 0.0008)
+        recorder.log((ids.new(now), now, "a", False, record, 1, 0.8, None))
+
+    number = 5_000
+    recording = min(timeit.repeat(record_one, number=number, repeat=5)) / number * 1e6
+    encode(recorder.drain("r0", True, "v"))
+    reporting = float("inf")
+    for _ in range(5):
+        for _ in range(number):
+            record_one()
+        started = time.perf_counter()
+        encode(recorder.drain("r0", True, "v"))
+        reporting = min(reporting, (time.perf_counter() - started) / number * 1e6)
+    return {
+        "replica: record one request (counts + prediction log)": recording,
+        "replica: build + encode the report, per logged request": reporting,
+    }
 
 
 # --- contestants --------------------------------------------------------------------------------
@@ -751,9 +784,11 @@ def bench_modelyard(wrk: Wrk, scratch: Path, data: Data) -> tuple[list[Result], 
     one, hundred = body(data.record), body(data.batch)
 
     def split(load: Load) -> str:
+        per = 1e6 / load.rps if load.rps else 0.0
         return (
-            f"CPU: control plane {load.root_cpu:.0%} of a core, "
-            f"replica {load.server_cpu - load.root_cpu:.0%}"
+            f"CPU: control plane {load.root_cpu:.0%} of a core ({load.root_cpu * per:.0f} µs/req), "
+            f"replica {load.server_cpu - load.root_cpu:.0%} "
+            f"({(load.server_cpu - load.root_cpu) * per:.0f} µs/req)"
         )
 
     cpu = None if wrk.args.no_pin else wrk.args.server_cpu
@@ -848,6 +883,12 @@ def judge(results: list[Result], facts: dict[str, Any]) -> list[str]:
         cost = 1 - plain.rps / alone.rps
         alone.goal = verdict(cost < 0.1, f"sending reports costs {cost:.0%} (< 10%)")
     lines = []
+    if plain and bar and plain.cpu_us and bar.cpu_us:
+        lines.append(
+            f"by server CPU per request (steadier on a busy machine): modelyard batching off "
+            f"{plain.cpu_us:.0f} µs, the bar {bar.cpu_us:.0f} µs: "
+            f"{100 * bar.cpu_us / plain.cpu_us:.0f}% of the bar"
+        )
     for key, label in (
         ("deploy_to_first_answer_s", "deploy to first answer (batching off)"),
         ("deploy_to_first_answer_batched_s", "deploy to first answer (batching on)"),
@@ -881,6 +922,7 @@ def report(
         "% of bar",
         "RSS MiB",
         "server CPU",
+        "CPU µs/req",
         "other CPU",
         "goal",
     )
@@ -900,6 +942,7 @@ def report(
             f"{r.pct_of_bar:.0f}%" if r.pct_of_bar is not None else "",
             f"{r.rss_mib:.0f}" if r.rss_mib is not None else "",
             f"{r.server_cpu:.0%}",
+            f"{r.cpu_us:,.0f}",
             f"{r.other_cpu:.0%}" if r.other_cpu < 0.1 else f"[yellow]{r.other_cpu:.0%}[/yellow]",
             r.goal,
         )
@@ -1017,7 +1060,7 @@ def main() -> None:
                         "connections": args.connections,
                         "pinned": not args.no_pin,
                     },
-                    "results": [asdict(r) for r in results],
+                    "results": [{**asdict(r), "cpu_us_per_request": r.cpu_us} for r in results],
                     "per_call_us": costs,
                     "facts": facts,
                     "goals": goals,
