@@ -158,3 +158,21 @@ def test_a_stopped_or_missing_endpoint_answers_clearly(team: dict[str, Person]) 
     assert "stopped" in stopped.json()["error"]["message"]
     missing = owner.client.post("/serve/churn/nope/predict", json={"inputs": {}})
     assert missing.status_code == 404 and missing.json()["error"]["field"] == "endpoint"
+
+
+def test_a_running_endpoint_keeps_a_live_variant_with_traffic(team: dict[str, Person]) -> None:
+    owner = team["owner"]
+    _endpoint(owner)
+    owner.client.post(
+        f"{BASE}/churn/variants", json={"name": "a", "model": "clf", "version": "1", "weight": 1}
+    )
+    assert owner.client.post(f"{BASE}/churn/start").status_code == 200
+    for body, field in [({"weight": 0}, "weight"), ({"mode": "shadow"}, "mode")]:
+        refused = owner.client.patch(f"{BASE}/churn/variants/a", json=body)
+        assert refused.status_code == 409 and refused.json()["error"]["field"] == field
+    assert owner.client.get(f"{BASE}/churn").json()["variants"][0]["weight"] == 1.0
+    # names the API cannot store are a 4xx naming them, never a 500
+    bad = owner.client.post(f"{BASE}/Bad%20Name/deploy", json={"model": "clf", "version": "1"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "name"
+    huge = owner.client.delete(f"{BASE}/churn/keys/99999999999999999999")
+    assert huge.status_code == 422 and huge.json()["error"]["field"] == "key_id"

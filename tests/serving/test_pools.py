@@ -136,7 +136,7 @@ def test_a_killed_replica_comes_back_and_the_endpoint_keeps_answering(ab: Live) 
             if r["state"] == "ready" and r["pid"] != replica["pid"]
         ]
     )
-    assert back[0]["restarts"] == 0 and back[0]["id"] != replica["id"]
+    assert back[0]["restarts"] == 1 and back[0]["id"] != replica["id"]
     events = ab.owner.get(f"{BASE}/churn/events").json()["items"]
     assert any(e["kind"] == "restart" and "-9" in e["message"] for e in events), events
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -335,7 +335,7 @@ def create_key(
 def revoke_key(
     project: str,
     name: str,
-    key_id: int,
+    key_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     actor: CurrentUser,
     session: SessionDep,
     serving: ServingDep,

@@ -18,6 +18,7 @@ from modelyard.registry.service import get_model, version_of
 from modelyard.serving import service, variants
 from modelyard.serving.schemas import DeployCreate, EndpointCreate, VariantCreate
 from modelyard.serving.tables import VariantRow
+from modelyard.validation import parse
 
 FIRST_WEIGHT = 100.0
 MAX_VARIANT_NAME = 64
@@ -70,7 +71,9 @@ def deploy(
                 "yet: deploy a live variant first",
                 field="mode",
             )
-        found = service.create_endpoint(session, actor, slug, EndpointCreate(name=endpoint))
+        found = service.create_endpoint(
+            session, actor, slug, parse(EndpointCreate, {"name": endpoint})
+        )
     existing = service.variants_of(session, [found.id])[found.id]
     had_traffic = any(v.mode == "live" and v.weight > 0 for v in existing)
     weight = data.weight

@@ -74,7 +74,7 @@ def store(session: Session, endpoint_id: int, telemetry: Telemetry) -> None:
             "inputs": p.inputs,
             "outputs": p.outputs,
             "latency_ms": p.latency_ms,
-            "key": p.key[:200] if p.key else None,
+            "key": p.key[:200].replace("\x00", "") if p.key else None,
         }
         for p in telemetry.predictions
     ]

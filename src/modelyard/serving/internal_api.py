@@ -45,10 +45,11 @@ async def telemetry(endpoint_id: int, request: Request, serving: ServingDep) -> 
     except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError) as error:
         raise InvalidInputError(f"not a telemetry report: {error}", field="body") from None
     serving.supervisor.report(endpoint_id, report)
-    pool = serving.supervisor.pools.get(endpoint_id)
-    if pool is not None:
-        serving.totals.add(pool.project, pool.name, report)
     await run_in_threadpool(_store, serving, endpoint_id, report)
+    # counted only once stored: a report the replica has to send again is not counted twice
+    labels = serving.supervisor.labels(endpoint_id)
+    if labels is not None:
+        serving.totals.add(*labels, report)
     return Response(status_code=204)
 
 

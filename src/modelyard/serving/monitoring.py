@@ -68,8 +68,8 @@ def endpoint_metrics(
 ) -> EndpointMetrics:
     """Figures of the live traffic; `shadows` (variant names) appear in `variant_rps` only."""
     end = int(now if now is not None else time.time()) + 1
-    start = end - window
     count = max(1, window // step)
+    start = end - count * step
     buckets = [_Bucket() for _ in range(count)]
     summary = _Bucket()
     rows = session.scalars(
@@ -120,9 +120,7 @@ def endpoint_metrics(
             p50_ms=quantile_ms(summary.latency, 0.5),
             p95_ms=quantile_ms(summary.latency, 0.95),
             p99_ms=quantile_ms(summary.latency, 0.99),
-            variant_share={k: v / routed for k, v in sorted(live.items())}
-            if routed
-            else {},
+            variant_share={k: v / routed for k, v in sorted(live.items())} if routed else {},
         ),
         series=series,
     )

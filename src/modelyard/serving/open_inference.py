@@ -45,8 +45,12 @@ def parse_infer(
         if type(parameters) is not dict:
             raise InputError("parameters must be an object", "parameters")
         key = parameters.get("key")
-        if key is not None and type(key) is not str:
-            raise InputError("parameters.key must be a string", "parameters.key")
+        if key is not None and (
+            type(key) is not str or not (0 < len(key) <= 200) or not key.isprintable()
+        ):
+            raise InputError(
+                "parameters.key must be a string of 1-200 printable characters", "parameters.key"
+            )
     tensors = payload.get("inputs")
     if type(tensors) is not list or not tensors:
         raise InputError("inputs must be a non-empty list of tensors, one per feature", "inputs")

@@ -67,6 +67,7 @@ class Pool:
     scaler: Autoscaler = field(default_factory=Autoscaler)
     next_index: int = 1
     crash_times: list[float] = field(default_factory=list)
+    restarts: int = 0  # replicas restarted after an exit
     restart_after: float = 0.0
 
     @property
@@ -81,10 +82,12 @@ class Pool:
         )
 
 
-def bind(host: str, port: int | None) -> socket.socket:
-    """Listen on `port` (kept across restarts so the URL is stable), else on a free one."""
+def bind(host: str, port: int | None, *, fall_back: bool = True) -> socket.socket:
+    """Listen on `port` (kept across restarts so the URL is stable), else, if `fall_back`,
+    on a free one."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for candidate in (port, 0) if port else (0,):
+    candidates = ((port, 0) if fall_back else (port,)) if port else (0,)
+    for candidate in candidates:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -136,7 +139,7 @@ def spawn(pool: Pool, python: str, control_url: str, poll_seconds: float) -> Rep
             pass_fds=(fd,),
             start_new_session=True,  # a Ctrl-C meant for the control plane is not theirs
         )
-    replica = Replica(replica_id, process, utcnow())
+    replica = Replica(replica_id, process, utcnow(), restarts=pool.restarts)
     pool.replicas[replica_id] = replica
     log.info(
         "endpoint %s/%s: replica %s started (pid %s)",

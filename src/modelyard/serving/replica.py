@@ -260,7 +260,7 @@ async def serve(args: argparse.Namespace) -> int:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         # The last second's counts and logs are worth one more try.
-        with contextlib.suppress(TimeoutError):
+        with contextlib.suppress(TimeoutError, EndpointGoneError):
             await asyncio.wait_for(replica.report(), timeout=2.0)
         await source.close()
     return 0

@@ -122,8 +122,10 @@ class ReplicaApp:
                 422, "invalid_input", f"unknown field {extra} (expected inputs, key)", extra
             )
         key = payload.get("key")
-        if key is not None and type(key) is not str:
-            raise Reject(422, "invalid_input", "key must be a string", "key")
+        if key is not None and (type(key) is not str or not _usable_key(key)):
+            raise Reject(
+                422, "invalid_input", "key must be a string of 1-200 printable characters", "key"
+            )
         inputs = payload.get("inputs")
         if type(inputs) is dict:
             records, single = [inputs], True
@@ -285,3 +287,8 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _usable_key(key: str) -> bool:
+    """Sticky keys are logged and stored: no control characters (PostgreSQL refuses NUL)."""
+    return 0 < len(key) <= 200 and key.isprintable()

@@ -218,7 +218,8 @@ def set_traffic(
 
 
 def rollback(session: Session, actor: Actor, slug: str, name: str) -> list[VariantRow]:
-    """Put back the split the endpoint had before its current one."""
+    """Put back the split the endpoint had before its current one (rolling back twice
+    returns to where it started: the rollback is itself a change of split)."""
     endpoint, _ = get_endpoint(session, actor, slug, name, min_role=Role.editor)
     variants = variants_of(session, [endpoint.id])[endpoint.id]
     current = _live_weights(variants)
@@ -230,8 +231,9 @@ def rollback(session: Session, actor: Actor, slug: str, name: str) -> list[Varia
     ).all()
     existing = {v.name for v in variants if v.mode == "live"}
     for change in history:
-        weights = {k: w for k, w in change.weights.items() if k in existing}
-        if weights and weights != current and any(w > 0 for w in weights.values()):
+        # a variant missing from an older split had weight 0 then
+        weights = {k: float(change.weights.get(k, 0.0)) for k in existing}
+        if weights != current and any(w > 0 for w in weights.values()):
             variants = _apply_weights(session, actor, endpoint, weights)
             audit.record(
                 session,

@@ -9,6 +9,7 @@ Both folders are keyed by content, so they are written once and shared by every 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -27,6 +28,8 @@ from modelyard.serving.spec import MODEL_FILE, EndpointSpec, Feature, VariantSpe
 from modelyard.serving.tables import EndpointRow, VariantRow
 from modelyard.storage import ArtifactStore
 
+log = logging.getLogger("modelyard.serving")
+
 
 class SpecBuilder:
     def __init__(self, settings: Settings, artifacts: ArtifactStore, repos: RepoStore) -> None:
@@ -42,17 +45,25 @@ class SpecBuilder:
             raise NotFoundError(f"no endpoint with id {endpoint_id}", field="endpoint")
         project = session.get(ProjectRow, endpoint.project_id)
         assert project is not None  # the foreign key cascades
-        variants = tuple(
-            self._variant(session, project, row)
-            for row in variants_of(session, [endpoint.id])[endpoint.id]
-        )
+        variants = []
+        for row in variants_of(session, [endpoint.id])[endpoint.id]:
+            try:
+                variants.append(self._variant(session, project, row))
+            except NotFoundError as error:  # its alias was deleted: the others still serve
+                log.warning(
+                    "endpoint %s/%s: variant %s left out: %s",
+                    project.slug,
+                    endpoint.name,
+                    row.name,
+                    error.message,
+                )
         return EndpointSpec.build(
             endpoint_id=endpoint.id,
             project=project.slug,
             name=endpoint.name,
             public=endpoint.public,
             key_hashes=active_key_hashes(session, endpoint.id),
-            variants=variants,
+            variants=tuple(variants),
             max_body_bytes=self.settings.serving_max_body_bytes,
             max_batch_records=self.settings.serving_max_batch_records,
         )

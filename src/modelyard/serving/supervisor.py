@@ -38,6 +38,7 @@ log = logging.getLogger("modelyard.serving")
 TICK_SECONDS = 0.5
 PRUNE_EVERY_SECONDS = 60.0
 CRASH_WINDOW_SECONDS = 60.0
+PORT_PATIENCE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class Supervisor:
         self._reapers: list[threading.Thread] = []
         self._last_sample = 0.0
         self._last_prune = 0.0
+        # pools being stopped: their replicas may still send a last report with this token
+        self._retiring: dict[int, list[str]] = {}
+        self._port_wait: dict[int, float] = {}  # endpoint id -> since when its port is busy
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -100,7 +104,14 @@ class Supervisor:
 
     def check_token(self, endpoint_id: int, token: str) -> bool:
         pool = self.pools.get(endpoint_id)
-        return pool is not None and hmac.compare_digest(pool.token.encode(), token.encode())
+        tokens = [pool.token] if pool is not None else []
+        tokens += self._retiring.get(endpoint_id, [])
+        return any(hmac.compare_digest(t.encode(), token.encode()) for t in tokens)
+
+    def labels(self, endpoint_id: int) -> tuple[str, str] | None:
+        """(project, endpoint) of a running pool, for the Prometheus labels."""
+        pool = self.pools.get(endpoint_id)
+        return (pool.project, pool.name) if pool is not None else None
 
     def report(self, endpoint_id: int, telemetry: Telemetry) -> None:
         pool = self.pools.get(endpoint_id)
@@ -182,11 +193,18 @@ class Supervisor:
             session.commit()
 
     def _open(self, session: Session, desired: Desired) -> Pool | None:
+        # The endpoint's own port first, for a while: replicas of a pool that was just stopped
+        # may still hold it while they finish; only then any free port (the URL changes).
+        now = time.monotonic()
+        since = self._port_wait.setdefault(desired.endpoint_id, now)
+        patient = desired.port is not None and now - since < PORT_PATIENCE_SECONDS
         try:
-            sock = pools.bind(self.settings.serving_host, desired.port)
+            sock = pools.bind(self.settings.serving_host, desired.port, fall_back=not patient)
         except OSError as error:
-            log.error("endpoint %s/%s: cannot listen: %s", desired.project, desired.name, error)
+            if not patient:
+                log.error("endpoint %s/%s: cannot listen: %s", desired.project, desired.name, error)
             return None
+        self._port_wait.pop(desired.endpoint_id, None)
         pool = pools.new_pool(
             desired.endpoint_id, desired.project, desired.name, sock, self.settings.serving_logs_dir
         )
@@ -205,13 +223,17 @@ class Supervisor:
         self._reapers = [t for t in self._reapers if t.is_alive()]
         reaper = pools.terminate(replicas, self.settings.serving_stop_grace_seconds)
         self._reapers.append(reaper)
-        sock = pool.sock
+        # our copy of the socket goes now (the port frees once the replicas exit); their
+        # token stays valid until then, so their last report still lands
+        pool.sock.close()
+        retiring = self._retiring.setdefault(pool.endpoint_id, [])
+        retiring.append(pool.token)
 
-        def close_after_reaping() -> None:
+        def retire_after_reaping() -> None:
             reaper.join()
-            sock.close()
+            retiring.remove(pool.token)
 
-        threading.Thread(target=close_after_reaping, daemon=True).start()
+        threading.Thread(target=retire_after_reaping, daemon=True).start()
         if session is not None:
             self._event(session, pool, "stop", len(replicas), 0, "endpoint stopped")
 
@@ -222,6 +244,7 @@ class Supervisor:
             del pool.replicas[replica.id]
             if not replica.stopping:
                 self._crashed(session, pool, replica, now)
+                pool.restarts += 1
         policy = ScalePolicy(
             desired.min_replicas,
             desired.max_replicas,

@@ -128,6 +128,8 @@ def update_variant(
     for field in ("weight", "mode", "batching", "max_wait_ms", "max_batch_size"):
         if field in changes:
             setattr(row, field, float(changes[field]) if field == "weight" else changes[field])
+    if changes.get("mode") == "shadow" and "weight" not in changes:
+        row.weight = 0.0  # a shadow gets a copy of the traffic, not a share of it
     endpoint.updated_at = utcnow()
     audit.record(
         session,
@@ -138,7 +140,21 @@ def update_variant(
         **changes,
     )
     if {"weight", "mode"} & changes.keys():
-        record_weights(session, actor, endpoint, variants_of(session, [endpoint.id])[endpoint.id])
+        if row.mode == "shadow" and row.weight > 0:
+            session.rollback()
+            raise InvalidInputError(
+                f"{variant!r} is a shadow variant: it gets a copy of all traffic, not a weight",
+                field="weight",
+            )
+        now = variants_of(session, [endpoint.id])[endpoint.id]
+        if endpoint.state == "running" and not any(v.mode == "live" and v.weight > 0 for v in now):
+            session.rollback()
+            raise ConflictError(
+                f"the running endpoint {name!r} would have no live variant with traffic: "
+                "give another variant traffic first, or stop the endpoint",
+                field="weight" if "weight" in changes else "mode",
+            )
+        record_weights(session, actor, endpoint, now)
     session.commit()
     return row
 
