@@ -68,11 +68,12 @@ ADMIN_PASSWORD = "benchmark-admin-pass"
 PROJECT, MODEL = "bench", "clf"
 BAR = "Starlette + json + predict"
 PARTS = ("peers", "mlflow", "modelyard", "stack")
+NOISY = 0.1  # other processes took this share of a core while timed: the run is disturbed
 MODELYARD_PLAIN = "modelyard replica, batching off"
 MODELYARD_ALONE = "modelyard replica standalone, batching off"
 MODELYARD_BATCHED = "modelyard replica, batching on"
 MLFLOW_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "modelyard-bench"
-console = Console(width=shutil.get_terminal_size((150, 40)).columns)
+console = Console(width=shutil.get_terminal_size((200, 40)).columns)
 
 BASELINES = Path(__file__).resolve().parent / "serving_baselines"  # the peers' apps
 
@@ -328,10 +329,20 @@ class Wrk:
                 ),
             }
         )
-        wait_for_quiet(self.args.quiet_wait)
-        if self.args.warmup > 0:
-            self._wrk(url, script, self.args.warmup)
-        pids = server.pids()
+        best: Load | None = None
+        for _ in range(1 + self.args.retries):  # a run disturbed by other processes is redone
+            wait_for_quiet(self.args.quiet_wait)
+            if self.args.warmup > 0:
+                self._wrk(url, script, self.args.warmup)
+            load = self._timed(url, script, server.pids())
+            if best is None or load.other_cpu < best.other_cpu:
+                best = load
+            if best.other_cpu < NOISY:
+                break
+        assert best is not None
+        return best
+
+    def _timed(self, url: str, script: Path, pids: list[int]) -> Load:
         root0, tree0, mine0, machine0 = cpu_of(pids[:1]), cpu_of(pids), own_cpu(), machine_cpu()
         started = time.monotonic()
         out = self._wrk(url, script, self.args.duration)
@@ -863,6 +874,14 @@ def verdict(met: bool, wanted: str) -> str:
     return f"{'OK' if met else 'MISS'}: {wanted}"
 
 
+def throughput_ratio(a: Result, b: Result) -> tuple[float, str]:
+    """a's req/s over b's; by server CPU per request when either run was disturbed (both
+    servers are bound by their one core, so req/s goes as 1 / CPU per request)."""
+    if max(a.other_cpu, b.other_cpu) >= NOISY and a.cpu_us and b.cpu_us:
+        return b.cpu_us / a.cpu_us, " by CPU/req"
+    return a.rps / b.rps, ""
+
+
 def judge(results: list[Result], facts: dict[str, Any]) -> list[str]:
     """Fill in % of bar and issue 6's goals; answers the goals that are not rows."""
     by_name = {r.name: r for r in results}
@@ -872,23 +891,23 @@ def judge(results: list[Result], facts: dict[str, Any]) -> list[str]:
             r.pct_of_bar = 100 * r.rps / bar.rps
     plain, alone = by_name.get(MODELYARD_PLAIN), by_name.get(MODELYARD_ALONE)
     batched = by_name.get(MODELYARD_BATCHED)
-    if plain:
-        met = plain.pct_of_bar is not None and plain.pct_of_bar >= 90 and plain.p99_ms < 10
-        plain.goal = verdict(met, ">= 90% of bar, p99 < 10 ms")
+    lines = []
+    if plain and bar:
+        share, how = throughput_ratio(plain, bar)
+        plain.goal = verdict(
+            share >= 0.9 and plain.p99_ms < 10, f"{share:.0%} of bar{how} (>= 90%), p99 < 10 ms"
+        )
+        lines.append(
+            f"server CPU per request: modelyard batching off {plain.cpu_us:.0f} µs (control plane "
+            f"included), the bar {bar.cpu_us:.0f} µs"
+        )
     if batched:
         batched.goal = verdict(
             batched.rps >= 10_000 and batched.p99_ms < 10, ">= 10,000/s, p99 < 10 ms"
         )
     if plain and alone:
-        cost = 1 - plain.rps / alone.rps
-        alone.goal = verdict(cost < 0.1, f"sending reports costs {cost:.0%} (< 10%)")
-    lines = []
-    if plain and bar and plain.cpu_us and bar.cpu_us:
-        lines.append(
-            f"by server CPU per request (steadier on a busy machine): modelyard batching off "
-            f"{plain.cpu_us:.0f} µs, the bar {bar.cpu_us:.0f} µs: "
-            f"{100 * bar.cpu_us / plain.cpu_us:.0f}% of the bar"
-        )
+        share, how = throughput_ratio(plain, alone)
+        alone.goal = verdict(share > 0.9, f"sending reports costs {1 - share:.0%}{how} (< 10%)")
     for key, label in (
         ("deploy_to_first_answer_s", "deploy to first answer (batching off)"),
         ("deploy_to_first_answer_batched_s", "deploy to first answer (batching on)"),
@@ -943,7 +962,7 @@ def report(
             f"{r.rss_mib:.0f}" if r.rss_mib is not None else "",
             f"{r.server_cpu:.0%}",
             f"{r.cpu_us:,.0f}",
-            f"{r.other_cpu:.0%}" if r.other_cpu < 0.1 else f"[yellow]{r.other_cpu:.0%}[/yellow]",
+            f"{r.other_cpu:.0%}" if r.other_cpu < NOISY else f"[yellow]{r.other_cpu:.0%}[/yellow]",
             r.goal,
         )
     console.print(table)
@@ -979,6 +998,13 @@ def main() -> None:
         type=float,
         default=30,
         help="before each contestant, wait up to this many seconds for other processes to idle",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="redo a run in which other processes took over 10%% of a core (the least "
+        "disturbed run is kept)",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
