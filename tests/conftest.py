@@ -130,6 +130,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _freeze_survivors() -> Iterator[None]:
+    """After each module, once its fixtures are gone: what is still alive (modules imported
+    since, session fixtures) lives on, so it is frozen too."""
+    yield
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def _collect_garbage() -> Iterator[None]:
     """Objects a test left behind are finalized now, so their warnings (an unclosed file or
@@ -137,8 +146,8 @@ def _collect_garbage() -> Iterator[None]:
     yield
     gc.collect()
     if not gc.get_freeze_count():
-        # A package fixture (tests/contracts) froze and unfroze the heap around itself,
-        # which undid the freeze above: what survives this collection is long-lived too.
+        # tests/contracts' package fixture froze and unfroze the heap around itself, which
+        # undid the freezes here: what survives this collection is long-lived too.
         gc.freeze()
 
 
