@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOME_DIR ?= $(CURDIR)/.modelyard-home
+# pytest-xdist workers for `make test` (one per core; many tests wait on processes and browsers)
+TEST_WORKERS ?= auto
 
 .PHONY: up test lint fmt bench clean
 
@@ -25,7 +27,7 @@ up: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests

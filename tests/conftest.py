@@ -123,6 +123,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
 
 
+CONTRACTS = Path(__file__).parent / "contracts"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # The connector contract suite makes a PostgreSQL and a MariaDB database and login of
+    # fixed, server-wide names: with `-n` (pytest-xdist, `--dist loadgroup`) one worker
+    # runs all of it, so no two workers make and drop the same ones.
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.path.is_relative_to(CONTRACTS):
+            item.add_marker(pytest.mark.xdist_group("connector-contracts"))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # What the test modules imported lives until the end. Frozen, the collector no longer
     # walks it, so the collection after each test below takes ~1 ms instead of ~1 s.

@@ -1,8 +1,9 @@
 """Data sources with known rows, and the guard that no secret ever leaves the server.
 
 Sources: a SQLite file per test (cheap; most API tests use it), and per session a PostgreSQL
-database and a MariaDB database `modelyard_api_src`, each read by a user with a password,
-so the connection really carries a secret.
+database and a MariaDB database `modelyard_api_src_<pid>`, each read by a user with a password,
+so the connection really carries a secret. Named after the process, so parallel workers (and
+other test sessions on the machine) never drop each other's.
 
 The guard (autouse, every test under tests/data): every secret value the data tests use is
 registered with `secret()`; every HTTP response body the tests' clients receive (TestClients
@@ -33,9 +34,9 @@ import modelyard
 from tests.conftest import LiveServer, Person, unavailable
 from tests.sources import PostgresSource, postgres_source_database
 
-SOURCE_DB = "modelyard_api_src"
+SOURCE_DB = f"modelyard_api_src_{os.getpid()}"
 # Not `modelyard_reader`: users are server-wide, and the connector suite may run alongside.
-READER = "modelyard_api_reader"
+READER = f"modelyard_api_reader_{os.getpid()}"
 # Characters that a driver URL must encode, so a leak of the encoded form is caught too.
 PG_PASSWORD = "pg:Reader/P@ss%word-7741"
 MARIADB_PASSWORD = "maria:Reader/P@ss%word-5520"

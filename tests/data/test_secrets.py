@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 import modelyard
 from modelyard.data.tables import ConnectionRow
 from tests.conftest import PASSWORD, LiveServer, Person
-from tests.data.conftest import SECRETS, LeakGuard, SourceServer, forms, secret
+from tests.data.conftest import READER, SECRETS, LeakGuard, SourceServer, forms, secret
 
 MASK = "********"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -89,7 +89,7 @@ def test_a_wrong_password_is_refused_without_being_shown(
 
     tested = admin.client.post("/api/v1/connections/maria/test")
     assert tested.json()["ok"] is False
-    assert "Access denied for user 'modelyard_api_reader'" in tested.json()["message"]
+    assert f"Access denied for user '{READER}'" in tested.json()["message"]
     created = admin.client.post(
         "/api/v1/datasets", json={"name": "customers", "connection": "maria", "table": "customers"}
     )
