@@ -127,9 +127,9 @@ CONTRACTS = Path(__file__).parent / "contracts"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # The connector contract suite makes a PostgreSQL and a MariaDB database and login of
-    # fixed, server-wide names: with `-n` (pytest-xdist, `--dist loadgroup`) one worker
-    # runs all of it, so no two workers make and drop the same ones.
+    # The connector contract suite starts an S3 server and makes a PostgreSQL and a MariaDB
+    # database per session: with `-n` (pytest-xdist, `--dist loadgroup`) one worker runs
+    # all of it, so they are made once.
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:

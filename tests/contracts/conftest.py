@@ -1,7 +1,7 @@
 """One known table, `people`, in every kind of source a connector reads.
 
-Per session: a PostgreSQL and a MariaDB database `modelyard_contract_src` (dropped and
-made again at start), read by `modelyard_reader` with a password; a SQLite file; a DuckDB
+Per session: a PostgreSQL and a MariaDB database `modelyard_contract_src_<pid>` (dropped and
+made again at start), read by `modelyard_reader_<pid>` with a password; a SQLite file; a DuckDB
 file; a local folder with the rows as two Parquet files and as one CSV file; and the same
 Parquet and CSV objects in a bucket of a moto S3 server. `case` hands a test each of them.
 """
@@ -35,8 +35,10 @@ from modelyard.data.connectors import Connector, Source, open_connector
 from tests.conftest import free_port, unavailable
 from tests.sources import PostgresSource, postgres_source_database
 
-SOURCE_DB = "modelyard_contract_src"
-READER = "modelyard_reader"
+# Per process: database and login names are server-wide, and a second test run (another
+# checkout, another xdist worker) must not drop them under this one.
+SOURCE_DB = f"modelyard_contract_src_{os.getpid()}"
+READER = f"modelyard_reader_{os.getpid()}"
 # Characters a driver URL must encode, so a leak of the encoded form would be caught too.
 PG_PASSWORD = "pg:Contract/P@ss%word-3141"
 MARIADB_PASSWORD = "maria:Contract/P@ss%word-2718"
