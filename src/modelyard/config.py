@@ -67,6 +67,21 @@ class Settings(BaseSettings):
     serving_scale_down_seconds: float = Field(default=30.0, ge=0)
     serving_telemetry_retention_hours: float = Field(default=24.0, gt=0)
     serving_prediction_retention_days: float = Field(default=7.0, gt=0)
+    online_publish_seconds: float = Field(
+        default=2.0, gt=0, le=300, description="how often a learner publishes its state"
+    )
+    online_checkpoint_seconds: float = Field(
+        default=600.0, gt=0, description="how often a learner checkpoints a model version"
+    )
+    online_late_seconds: float = Field(
+        default=86400.0, gt=0, description="labels later than this are scored, not learned"
+    )
+    online_join_wait_seconds: float = Field(
+        default=3.0, ge=0, le=30, description="how long feedback waits for its prediction's log"
+    )
+    online_max_feedback: int = Field(default=10_000, gt=0, description="labels per request")
+    online_feedback_retention_days: float = Field(default=30.0, gt=0)
+    alerts_interval_seconds: float = Field(default=5.0, gt=0, le=300)
 
     @field_validator("home")
     @classmethod

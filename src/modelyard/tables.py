@@ -21,6 +21,15 @@ from modelyard.experiments.tables import (
     RunRow,
     TagRow,
 )
+from modelyard.monitoring.tables import AlertRow, AlertRuleRow
+from modelyard.online.tables import (
+    DriftReferenceRow,
+    FeatureSummaryRow,
+    FeedbackRow,
+    LearnerRow,
+    LearnerSampleRow,
+    QualityRow,
+)
 from modelyard.projects.tables import MembershipRow, ProjectRow
 from modelyard.registry.tables import ModelAliasRow, ModelRow, ModelVersionRow
 from modelyard.serving.tables import (
@@ -35,6 +44,8 @@ from modelyard.serving.tables import (
 )
 
 __all__ = [
+    "AlertRow",
+    "AlertRuleRow",
     "ArtifactRow",
     "AuditEventRow",
     "CodeRefRow",
@@ -42,10 +53,15 @@ __all__ = [
     "DatasetGrantRow",
     "DatasetReadRow",
     "DatasetRow",
+    "DriftReferenceRow",
     "EndpointEventRow",
     "EndpointKeyRow",
     "EndpointRow",
+    "FeatureSummaryRow",
+    "FeedbackRow",
     "LatestMetricRow",
+    "LearnerRow",
+    "LearnerSampleRow",
     "MembershipRow",
     "MetricRow",
     "ModelAliasRow",
@@ -55,6 +71,7 @@ __all__ = [
     "PredictionRow",
     "ProfileRow",
     "ProjectRow",
+    "QualityRow",
     "ReplicaSampleRow",
     "RunLogRow",
     "RunRow",

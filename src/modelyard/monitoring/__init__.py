@@ -1,0 +1,1 @@
+"""Monitoring: alert rules on monitored figures, their evaluation and notifications."""

@@ -1,0 +1,1 @@
+"""Online learning: feedback, learners, checkpoints, model quality and drift."""
