@@ -59,3 +59,12 @@ def _store(serving: Serving, endpoint_id: int, report: Telemetry) -> None:
             ingest.store(session, endpoint_id, report)
         except IntegrityError:  # the endpoint was deleted while its replicas still reported
             session.rollback()
+            return
+        for listener in serving.report_listeners:
+            # the report is stored: a listener's failure must not make the replica send it
+            # again (it would be counted twice)
+            try:
+                listener(session, endpoint_id, report)
+            except Exception:
+                session.rollback()
+                log.exception("endpoint %s: a report listener failed", endpoint_id)

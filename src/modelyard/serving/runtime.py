@@ -18,11 +18,15 @@ from modelyard.code.service import RepoStore
 from modelyard.config import Settings
 from modelyard.projects.service import ProjectRow
 from modelyard.serving.ingest import Totals
-from modelyard.serving.spec import EndpointSpec
+from modelyard.serving.spec import EndpointSpec, Telemetry
 from modelyard.serving.specs import SpecBuilder
 from modelyard.serving.supervisor import Supervisor
 from modelyard.serving.tables import EndpointRow
 from modelyard.storage import ArtifactStore
+
+# What another capability does with each stored replica report (online learning counts live
+# inputs into drift summaries): called with the session the report was stored in.
+ReportListener = Callable[[Session, int, Telemetry], None]
 
 SPEC_TTL_SECONDS = 0.2  # replicas poll 4 times a second each; one build serves them all
 ROUTE_TTL_SECONDS = 0.5
@@ -45,6 +49,7 @@ class Serving:
         self._routes: dict[tuple[str, str], tuple[float, tuple[int, str] | None]] = {}
         self._lock = threading.Lock()
         self.http: httpx.AsyncClient | None = None
+        self.report_listeners: list[ReportListener] = []
 
     def start(self) -> None:
         self.http = httpx.AsyncClient(

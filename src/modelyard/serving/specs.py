@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -30,6 +31,10 @@ from modelyard.storage import ArtifactStore
 
 log = logging.getLogger("modelyard.serving")
 
+# Where a variant's model comes from instead of its registered version, when another
+# capability says so (an online learner's latest published state): (model folder, sha256).
+ModelSource = Callable[[Session, VariantRow, ModelVersionRow], "tuple[Path, str] | None"]
+
 
 class SpecBuilder:
     def __init__(self, settings: Settings, artifacts: ArtifactStore, repos: RepoStore) -> None:
@@ -38,6 +43,7 @@ class SpecBuilder:
         self.repos = repos
         self.models_dir = settings.home / "serving" / "models"
         self.code_dir = settings.home / "serving" / "code"
+        self.model_sources: list[ModelSource] = []
 
     def build(self, session: Session, endpoint_id: int) -> EndpointSpec:
         endpoint = session.get(EndpointRow, endpoint_id)
@@ -73,6 +79,12 @@ class SpecBuilder:
         assert model is not None
         version = version_of(session, model, row.alias or str(row.version))
         code_dir = self._code(project.slug, row.code_commit) if row.code_commit else None
+        model_dir, sha256 = self._model(model, version), version.sha256
+        for source in self.model_sources:
+            found = source(session, row, version)
+            if found is not None:
+                model_dir, sha256 = found
+                break
         return VariantSpec(
             name=row.name,
             mode="shadow" if row.mode == "shadow" else "live",
@@ -80,8 +92,8 @@ class SpecBuilder:
             model_name=model.name,
             model_version=version.version,
             flavor=version.flavor,
-            model_dir=str(self._model(model, version)),
-            model_sha256=version.sha256,
+            model_dir=str(model_dir),
+            model_sha256=sha256,
             signature=tuple(Feature(name=f["name"], type=f["type"]) for f in version.signature),
             code_dir=str(code_dir) if code_dir else None,
             commit=row.code_commit,
