@@ -32,7 +32,10 @@ class FeedbackRow(Base):
     (`id` is the stream's sequence) and pruning old prediction logs loses nothing."""
 
     __tablename__ = "feedback"
-    __table_args__ = (UniqueConstraint("endpoint_id", "prediction_id"),)
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "prediction_id"),
+        Index("ix_feedback_endpoint_predicted", "endpoint_id", "predicted_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
@@ -71,6 +74,7 @@ class QualityRow(Base):
     base_abs_sum: Mapped[float] = mapped_column(Float, default=0.0)
     base_sq_sum: Mapped[float] = mapped_column(Float, default=0.0)
     delay_sum: Mapped[float] = mapped_column(Float, default=0.0)  # seconds, label - prediction
+    label_sum: Mapped[float] = mapped_column(Float, default=0.0)  # regression
     labels: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
 
 

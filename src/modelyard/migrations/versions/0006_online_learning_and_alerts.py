@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-29 10:12:45.121417
+Create Date: 2026-11-29 10:15:22.238519
 """
 
 from __future__ import annotations
@@ -102,6 +102,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback")),
         sa.UniqueConstraint("endpoint_id", "prediction_id", name=op.f("uq_feedback_endpoint_id")),
     )
+    with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_feedback_endpoint_predicted", ["endpoint_id", "predicted_at"], unique=False
+        )
+
     op.create_table(
         "learner_samples",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -146,6 +151,7 @@ def upgrade() -> None:
         sa.Column("base_abs_sum", sa.Float(), nullable=False),
         sa.Column("base_sq_sum", sa.Float(), nullable=False),
         sa.Column("delay_sum", sa.Float(), nullable=False),
+        sa.Column("label_sum", sa.Float(), nullable=False),
         sa.Column("labels", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["endpoint_id"],
@@ -279,6 +285,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_learner_samples_endpoint_ts")
 
     op.drop_table("learner_samples")
+    with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.drop_index("ix_feedback_endpoint_predicted")
+
     op.drop_table("feedback")
     op.drop_table("drift_references")
     with op.batch_alter_table("alert_rules", schema=None) as batch_op:
