@@ -25,7 +25,10 @@ from modelyard.serving.schemas import (
     EndpointUpdate,
     TrafficSet,
 )
+from modelyard.serving.spec import key_hash as key_hash
 from modelyard.serving.tables import EndpointRow, TrafficChangeRow, VariantRow
+from modelyard.serving.tables import EndpointKeyRow as EndpointKeyRow
+from modelyard.serving.tables import PredictionRow as PredictionRow
 
 PREDICTOR_FILE = "predict.py"
 
