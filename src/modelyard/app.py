@@ -26,6 +26,8 @@ from modelyard.experiments import api as experiments_api
 from modelyard.experiments import remote_api
 from modelyard.experiments.executor import LocalExecutor
 from modelyard.middleware import RequestHygiene
+from modelyard.monitoring import api as monitoring_api
+from modelyard.monitoring.alerts_loop import AlertsLoop
 from modelyard.projects import api as projects_api
 from modelyard.registry import api as registry_api
 from modelyard.serving import api as serving_api
@@ -47,14 +49,22 @@ def create_app(settings: Settings) -> FastAPI:
     )
     artifacts = ArtifactStore(settings.resolved_artifact_root)
     serving = Serving(session_factory, settings, artifacts, repos)
+    alerts = AlertsLoop(
+        session_factory,
+        secret_box(settings),
+        settings.alerts_interval_seconds,
+        replicas_of=serving.supervisor.replicas,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(executor.start)
         serving.start()
+        alerts.start()
         try:
             yield
         finally:
+            await run_in_threadpool(alerts.stop)
             await run_in_threadpool(serving.stop)  # replicas finish their in-flight requests
             await serving.aclose()
             await run_in_threadpool(executor.stop)  # ends the runs' processes
@@ -75,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.secret_box = secret_box(settings)
     app.state.artifacts = artifacts
     app.state.serving = serving
+    app.state.alerts = alerts
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:
@@ -90,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(remote_api.router)
     app.include_router(registry_api.router)
     app.include_router(serving_api.router)
+    app.include_router(monitoring_api.router)
     app.include_router(gateway.router)
     app.include_router(internal_api.router)
     app.include_router(exposition.router)

@@ -20,15 +20,19 @@ from modelyard.errors import ConflictError, InvalidInputError, NotFoundError
 from modelyard.projects.schemas import Role
 from modelyard.projects.service import ProjectRow as ProjectRow
 from modelyard.projects.service import get_project, require_writable
+from modelyard.serving.monitoring import endpoint_metrics as endpoint_metrics
 from modelyard.serving.schemas import (
     EndpointCreate,
     EndpointUpdate,
     TrafficSet,
 )
 from modelyard.serving.spec import key_hash as key_hash
-from modelyard.serving.tables import EndpointRow, TrafficChangeRow, VariantRow
+from modelyard.serving.tables import EndpointEventRow as EndpointEventRow
 from modelyard.serving.tables import EndpointKeyRow as EndpointKeyRow
+from modelyard.serving.tables import EndpointRow as EndpointRow
 from modelyard.serving.tables import PredictionRow as PredictionRow
+from modelyard.serving.tables import TrafficChangeRow
+from modelyard.serving.tables import VariantRow as VariantRow
 
 PREDICTOR_FILE = "predict.py"
 
