@@ -156,9 +156,7 @@ class FeatureSummaryRow(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"))
-    reference_id: Mapped[int] = mapped_column(
-        ForeignKey("drift_references.id", ondelete="CASCADE")
-    )
+    reference_id: Mapped[int] = mapped_column(ForeignKey("drift_references.id", ondelete="CASCADE"))
     ts: Mapped[int] = mapped_column(Integer)  # unix second the minute starts
     feature: Mapped[str] = mapped_column(String(200))
     counts: Mapped[list[int]] = mapped_column(JSON, default=list)
