@@ -30,6 +30,9 @@ from modelyard.monitoring import api as monitoring_api
 from modelyard.monitoring.alerts_loop import AlertsLoop
 from modelyard.projects import api as projects_api
 from modelyard.registry import api as registry_api
+from modelyard.online import api as online_api
+from modelyard.online import internal_api as online_internal_api
+from modelyard.online.runtime import Online
 from modelyard.serving import api as serving_api
 from modelyard.serving import exposition, gateway, internal_api
 from modelyard.serving.runtime import Serving
@@ -49,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     artifacts = ArtifactStore(settings.resolved_artifact_root)
     serving = Serving(session_factory, settings, artifacts, repos)
+    online = Online(session_factory, settings, artifacts, serving)
     alerts = AlertsLoop(
         session_factory,
         secret_box(settings),
@@ -60,11 +64,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(executor.start)
         serving.start()
+        online.start()
         alerts.start()
         try:
             yield
         finally:
             await run_in_threadpool(alerts.stop)
+            await run_in_threadpool(online.stop)  # learners keep what they published
             await run_in_threadpool(serving.stop)  # replicas finish their in-flight requests
             await serving.aclose()
             await run_in_threadpool(executor.stop)  # ends the runs' processes
@@ -85,6 +91,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.secret_box = secret_box(settings)
     app.state.artifacts = artifacts
     app.state.serving = serving
+    app.state.online = online
     app.state.alerts = alerts
 
     @app.get("/healthz", response_model=Health, tags=["health"])
@@ -102,7 +109,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(registry_api.router)
     app.include_router(serving_api.router)
     app.include_router(monitoring_api.router)
+    app.include_router(online_api.feedback_router)
     app.include_router(gateway.router)
+    app.include_router(online_api.router)
+    app.include_router(online_internal_api.router)
     app.include_router(internal_api.router)
     app.include_router(exposition.router)
     mount_portal(app)
