@@ -28,11 +28,11 @@ from modelyard.experiments.executor import LocalExecutor
 from modelyard.middleware import RequestHygiene
 from modelyard.monitoring import api as monitoring_api
 from modelyard.monitoring.alerts_loop import AlertsLoop
-from modelyard.projects import api as projects_api
-from modelyard.registry import api as registry_api
 from modelyard.online import api as online_api
 from modelyard.online import internal_api as online_internal_api
 from modelyard.online.runtime import Online
+from modelyard.projects import api as projects_api
+from modelyard.registry import api as registry_api
 from modelyard.serving import api as serving_api
 from modelyard.serving import exposition, gateway, internal_api
 from modelyard.serving.runtime import Serving
