@@ -24,8 +24,9 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 NUMERIC_BINS = 10
@@ -36,6 +37,7 @@ P_DRIFT = 0.01
 MIN_EFFECT = 0.1
 EPSILON = 1e-4  # share given to an empty slot, so PSI stays finite
 PREDICTION = "__prediction__"
+_NUMBER_TYPES = frozenset({float, int})  # not bool: True is no measurement
 
 Kind = Literal["numeric", "categorical"]
 
@@ -145,25 +147,37 @@ def is_prediction(name: str) -> bool:
 # --- counting ----------------------------------------------------------------------------
 
 
-def count_into(reference: FeatureReference, values: Iterable[object], counts: list[int]) -> None:
-    """Add `values` to `counts` (one per slot of `reference`), in place."""
+def count_into(reference: FeatureReference, values: Sequence[object], counts: list[int]) -> None:
+    """Add `values` to `counts` (one per slot of `reference`), in place.
+
+    It runs on every report, so the loops are C's: a column of plain numbers is bisected by
+    `map` and tallied by `Counter`; categorical values are tallied first and only the
+    distinct ones looked up."""
     missing = len(counts) - 1
-    if reference.kind == "numeric":
-        edges = reference.edges
-        for value in values:
-            kind = type(value)
-            if (kind is float or kind is int) and value == value:
-                counts[bisect_right(edges, value)] += 1  # type: ignore[call-overload]
+    if reference.kind == "categorical":
+        index = {c: i for i, c in enumerate(reference.categories)}
+        other = missing - 1
+        for value, n in Counter(values).items():
+            if value is None:
+                counts[missing] += n
             else:
-                counts[missing] += 1
+                counts[index.get(value if type(value) is str else str(value), other)] += n
         return
-    index = {c: i for i, c in enumerate(reference.categories)}
-    other = missing - 1
+    place = partial(bisect_right, reference.edges)
+    types = set(map(type, values))
+    if types <= _NUMBER_TYPES:
+        for slot, n in Counter(map(place, values)).items():
+            counts[slot] += n
+        if float in types and (nan := sum(map(math.isnan, values))):  # type: ignore[arg-type]
+            counts[missing - 1] -= nan  # NaN sorts above every edge: it is missing instead
+            counts[missing] += nan
+        return
     for value in values:
-        if value is None:
-            counts[missing] += 1
+        kind = type(value)
+        if (kind is float or kind is int) and value == value:
+            counts[place(value)] += 1
         else:
-            counts[index.get(value if type(value) is str else str(value), other)] += 1
+            counts[missing] += 1
 
 
 def merge(into: list[int], counts: Sequence[int]) -> None:
