@@ -134,10 +134,18 @@ class DriftRecorder:
                 return watch  # another report is refreshing it: count with what is known
             self._refreshing.add(endpoint_id)
         try:
-            watch = self._refresh(session, endpoint_id, watch, now)
+            refreshed = self._refresh(session, endpoint_id, watch, now)
+        except Exception:
+            # a failing build (an unreadable snapshot) is retried after RECHECK_SECONDS, not on
+            # every report; the serving listener loop logs the error
             with self._lock:
-                self._watches[endpoint_id] = watch
-            return watch
+                self._watches[endpoint_id] = watch or _Watch(now)
+                self._watches[endpoint_id].checked_at = now
+            raise
+        else:
+            with self._lock:
+                self._watches[endpoint_id] = refreshed
+            return refreshed
         finally:
             with self._lock:
                 self._refreshing.discard(endpoint_id)
