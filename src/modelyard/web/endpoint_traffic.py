@@ -1,5 +1,6 @@
 """Endpoints at a glance for the overview, a project's page and its Endpoints tab: state,
-status, the traffic split and live requests/s, in a fixed number of queries per page.
+status, the traffic split, live requests/s and health (open alerts), in a fixed number of
+queries per page.
 The caller has already checked access to the projects."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session
 
+from modelyard.monitoring.service import health_of
 from modelyard.projects.service import ProjectRow
 from modelyard.serving import monitoring, views
 from modelyard.serving.schemas import EndpointPublic
@@ -32,6 +34,7 @@ class Traffic:
 class EndpointLine:
     endpoint: EndpointPublic
     traffic: Traffic
+    health: str = "ok"  # ok, warning or alerting: its open alerts
 
 
 def traffic_of(
@@ -89,7 +92,11 @@ def endpoint_lines(
             ):
                 described[row.id] = public
     traffic = traffic_of(session, [row.id for row in rows])
-    return [EndpointLine(described[row.id], traffic.get(row.id, Traffic())) for row in rows]
+    health = health_of(session, [row.id for row in rows])
+    return [
+        EndpointLine(described[row.id], traffic.get(row.id, Traffic()), health[row.id])
+        for row in rows
+    ]
 
 
 def recent_endpoints(

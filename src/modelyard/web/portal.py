@@ -15,6 +15,7 @@ from modelyard.errors import AuthenticationError, ModelyardError
 from modelyard.web import (
     account_pages,
     admin_pages,
+    alert_pages,
     auth_pages,
     charts,
     code_pages,
@@ -63,6 +64,7 @@ def mount_portal(app: FastAPI) -> None:
         model_pages,
         endpoint_pages,
         endpoint_actions,
+        alert_pages,
     )
     for module in pages:
         app.include_router(module.router)
