@@ -91,7 +91,11 @@ class Learner:
         spec = EndpointSpec.from_json(start["spec"])
         variant = next(v for v in spec.variants if v.name == start["variant"])
         predictor = load_predictor(variant)
-        learning = Learning(predictor, Progress.from_json(start["progress"]))
+        learning = Learning(
+            predictor,
+            Progress.from_json(start["progress"]),
+            detector=start["progress"].get("detector", ""),
+        )
         learning.cursor = self._published_cursor = start["cursor"]
         generation = start["generation"]
         log.info("learning %s from feedback #%s", variant.name, learning.cursor)
@@ -151,7 +155,7 @@ class Learner:
         header = {
             "generation": generation,
             "cursor": learning.cursor,
-            "progress": learning.progress.to_json(),
+            "progress": {**learning.progress.to_json(), "detector": learning.detector_state()},
             "delta": delta.to_json(),
             "lag_events": max(0, head - learning.cursor),
             "lag_seconds": max(0.0, time.time() - head_at) if head > learning.cursor else 0.0,

@@ -7,7 +7,9 @@ Runs inside the learner process: no control-plane imports."""
 
 from __future__ import annotations
 
+import base64
 import logging
+import pickle
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -62,13 +64,20 @@ def _detector() -> Any:
 
 
 class Learning:
-    def __init__(self, predictor: Predictor, progress: Progress | None = None) -> None:
+    def __init__(
+        self, predictor: Predictor, progress: Progress | None = None, detector: str = ""
+    ) -> None:
         if not predictor.can_learn:
             raise ValueError("this variant's predictor has no `learn`")
         self.predictor = predictor
         self.progress = progress or Progress()
-        self.detector = _detector()  # its window starts afresh after a restart
+        # the detector's window is published with the state, so a restarted learner replays
+        # the same examples into the same window and fires where it would have
+        self.detector = pickle.loads(base64.b64decode(detector)) if detector else _detector()
         self.cursor = 0
+
+    def detector_state(self) -> str:
+        return base64.b64encode(pickle.dumps(self.detector)).decode()
 
     def consume(self, events: list[Event]) -> None:
         predict = self.predictor.predict_batch
