@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -21,6 +21,7 @@ from modelyard.config import Settings
 from modelyard.data import api as data_api
 from modelyard.data import connections_api
 from modelyard.data.keys import secret_box
+from modelyard.data.snapshots import snapshot_columns
 from modelyard.db import make_engine, make_session_factory
 from modelyard.experiments import api as experiments_api
 from modelyard.experiments import remote_api
@@ -52,7 +53,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     artifacts = ArtifactStore(settings.resolved_artifact_root)
     serving = Serving(session_factory, settings, artifacts, repos)
-    online = Online(session_factory, settings, artifacts, serving)
+
+    def read_snapshot(
+        dataset: str, snapshot: int, columns: Sequence[str], limit: int
+    ) -> dict[str, list[object]]:
+        with session_factory() as session:
+            return snapshot_columns(session, artifacts, snapshot, columns, limit)
+
+    online = Online(session_factory, settings, artifacts, serving, read_snapshot)
     alerts = AlertsLoop(
         session_factory,
         secret_box(settings),

@@ -148,3 +148,16 @@ def describe(
         )
         for r in rows
     ]
+
+
+def snapshot_columns(
+    session: Session, store: ArtifactStore, snapshot_id: int, columns: Sequence[str], limit: int
+) -> dict[str, list[object]]:
+    """Up to `limit` rows of those `columns` a snapshot holds, as lists (drift references)."""
+    row = session.get(SnapshotRow, snapshot_id)
+    if row is None:
+        raise NotFoundError(f"no snapshot {snapshot_id}", field="snapshot")
+    present = set(snapshot_schema(store, row).names)
+    spec = ReadSpec(columns=[c for c in columns if c in present], limit=limit)
+    table = snapshot_reader(store, row, spec).read_all()
+    return {name: table.column(name).to_pylist() for name in table.column_names}

@@ -19,6 +19,7 @@ from modelyard.online.quality import endpoint_quality
 from modelyard.online.runtime import Online, OnlineDep
 from modelyard.online.schemas import (
     CheckpointAnswer,
+    DriftReport,
     EndpointQuality,
     FeedbackAnswer,
     LearnerList,
@@ -26,6 +27,7 @@ from modelyard.online.schemas import (
     RollbackRequest,
 )
 from modelyard.online.service import learners_of
+from modelyard.online.summaries import drift_series, feature_drift
 from modelyard.projects.schemas import Role
 from modelyard.serving.service import EndpointKeyRow, VariantRow, get_endpoint, key_hash
 
@@ -235,3 +237,23 @@ def quality(
         .limit(1)
     )
     return endpoint_quality(session, row.id, window, min(step, window), champion)
+
+
+@router.get("/drift", response_model=DriftReport)
+def drift(
+    project: str,
+    endpoint: str,
+    actor: CurrentUser,
+    session: SessionDep,
+    window: Window = 3600,
+    step: Step = None,
+) -> DriftReport:
+    """Feature and prediction drift of live traffic against the champion's reference (its
+    training snapshot, or its first live predictions): PSI, KS or chi-squared per feature
+    over the window, and PSI per step for a chart. Steps are whole minutes."""
+    row, _ = get_endpoint(session, actor, project, endpoint)
+    step = max(60, (step or window // 60) // 60 * 60)
+    return DriftReport(
+        features=feature_drift(session, row.id, window),
+        series=drift_series(session, row.id, window, min(step, window // 60 * 60 or 60)),
+    )

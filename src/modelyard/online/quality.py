@@ -25,6 +25,7 @@ from modelyard.online.schemas import (
     QualitySeries,
     QualitySummary,
 )
+from modelyard.online.summaries import feature_drift
 from modelyard.online.tables import FeedbackRow, LearnerSampleRow, QualityRow
 from modelyard.serving.service import EndpointEventRow, PredictionRow
 
@@ -351,5 +352,11 @@ def quality_figures(
         "learner_lag_seconds": float(samples[0]) if samples[0] is not None else None,
         "learner_lag_events": float(samples[1]) if samples[1] is not None else None,
         "error_drifts": float(drifts or 0) if labels or drifts else None,
+        "drifted_features": _drifted(session, endpoint_id, window_seconds, now),
         "labels": float(labels),
     }
+
+
+def _drifted(session: Session, endpoint_id: int, window: float, now: float) -> float | None:
+    judged = [f for f in feature_drift(session, endpoint_id, window, now) if f.judged]
+    return float(sum(f.drifted for f in judged)) if judged else None

@@ -13,7 +13,9 @@ from modelyard.config import Settings
 from modelyard.online.feedback import FeedbackStore
 from modelyard.online.fleet import Fleet
 from modelyard.online.protocols import ServingLike
+from modelyard.online.references import SnapshotColumns
 from modelyard.online.states import StateStore
+from modelyard.online.summaries import DriftRecorder
 from modelyard.storage import ArtifactStore
 
 
@@ -24,6 +26,7 @@ class Online:
         settings: Settings,
         artifacts: ArtifactStore,
         serving: ServingLike,
+        read_snapshot: SnapshotColumns | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.settings = settings
@@ -33,6 +36,9 @@ class Online:
         self.fleet = Fleet(session_factory, settings, serving, self.states)
         # replicas of an online variant serve its learner's latest state
         serving.specs.model_sources.append(self.states.model_source)
+        # live inputs and outputs counted against the champion's reference, for drift
+        self.drift = DriftRecorder(read_snapshot)
+        serving.report_listeners.append(self.drift.record_inputs)
 
     def start(self) -> None:
         self.fleet.start()

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, StrictInt
 
 from modelyard.accounts.schemas import Strict
+from modelyard.online.drift_schemas import DriftSeries, FeatureDrift
 
 
 class FeedbackAnswer(BaseModel):
@@ -117,3 +118,8 @@ class EndpointQuality(BaseModel):
     comparisons: list[Comparison]
     learners: list[LearnerSeries]
     markers: list[Marker]
+
+
+class DriftReport(BaseModel):
+    features: list[FeatureDrift]
+    series: DriftSeries
