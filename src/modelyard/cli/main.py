@@ -5,7 +5,19 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli import admin, auth, code, datasets, deploy, endpoints, models, projects, runs, up
+from modelyard.cli import (
+    admin,
+    alerts,
+    auth,
+    code,
+    datasets,
+    deploy,
+    endpoints,
+    models,
+    projects,
+    runs,
+    up,
+)
 
 app = typer.Typer(
     name="modelyard",
@@ -27,4 +39,5 @@ app.add_typer(datasets.app, name="datasets")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(endpoints.app, name="endpoints")
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(admin.app, name="admin")

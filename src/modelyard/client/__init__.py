@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from modelyard.client.alerts import Alerts
 from modelyard.client.autolog import autolog
 from modelyard.client.code import Code
 from modelyard.client.config_file import load_login
@@ -58,6 +59,7 @@ class Client:
         self.runs = Runs(self._transport)
         self.models = Models(self._transport)
         self.endpoints = Endpoints(self._transport)
+        self.alerts = Alerts(self._transport)
 
     def me(self) -> dict[str, Any]:
         """The signed-in user, as the server sees them."""
