@@ -1,7 +1,9 @@
 """The demo's live service: once the demo runs have named `champion` and `challenger`, the
 churn project gets an endpoint `churn` serving both at 90/10 (each following its alias, with
-the project's own predict.py), and a small traffic generator sends it customers from the
-demo warehouse, so the endpoint page's charts move when a newcomer opens the portal.
+the project's own predict.py, which learns online), and a small traffic generator sends it
+customers from the demo warehouse and, a few seconds later, whether they churned (see
+`demo_stream`), so the endpoint page's serving and model-quality charts move when a
+newcomer opens the portal. The challenger's learning is paused: a frozen copy to compare.
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.service import find_user
 from modelyard.demo import DEMO_PROJECT
+from modelyard.demo_stream import DRIFT_AFTER_SECONDS, Outcomes
 from modelyard.errors import ModelyardError
+from modelyard.online import learners
 from modelyard.projects.service import find_project
 from modelyard.registry.service import find_model
 from modelyard.serving import keys, service, variants
 from modelyard.serving.schemas import EndpointCreate, VariantCreate
+from modelyard.serving.tables import EndpointRow, VariantRow
 
 log = logging.getLogger("modelyard.demo")
 ENDPOINT = "churn"
@@ -62,10 +69,30 @@ def deploy_demo_endpoint(app: FastAPI, mentor: Actor) -> bool:
                 ENDPOINT,
                 VariantCreate(name=alias, model=MODEL, version=alias, weight=weight),
             )
+        _freeze(session, project.id, "challenger")
         service.set_state(session, mentor, slug, ENDPOINT, "running")
     app.state.serving.changed()
     log.info("demo: endpoint %s/%s deployed (champion 90 / challenger 10)", slug, ENDPOINT)
     return True
+
+
+def _freeze(session: Session, project_id: int, variant: str) -> None:
+    """Pause a variant's learner before it ever starts (its row made here, not by the fleet)."""
+    row = session.scalar(
+        select(VariantRow)
+        .join(EndpointRow, EndpointRow.id == VariantRow.endpoint_id)
+        .where(
+            EndpointRow.project_id == project_id,
+            EndpointRow.name == ENDPOINT,
+            VariantRow.name == variant,
+        )
+    )
+    if row is None:
+        return
+    _, version = learners.base_version(session, row)
+    learner = learners.ensure_learner(session, row, version.sha256)
+    learner.paused = True
+    session.commit()
 
 
 def start_demo_traffic(app: FastAPI, server_url: str) -> threading.Thread:
@@ -125,12 +152,28 @@ def _traffic(app: FastAPI, server_url: str) -> None:
             time.sleep(3.0)
     customers = _customers(app)
     rng = random.Random(11)
-    url = f"{server_url}/serve/{DEMO_PROJECT.slug}/{ENDPOINT}/predict"
-    log.info("demo: sending about %g requests/s to %s", REQUESTS_PER_SECOND, url)
+    base = f"{server_url}/serve/{DEMO_PROJECT.slug}/{ENDPOINT}"
+    outcomes = Outcomes(started=time.time())
+    log.info(
+        "demo: sending about %g requests/s to %s/predict and their outcomes to %s/feedback; "
+        "who churns changes after %.0f s",
+        REQUESTS_PER_SECOND,
+        base,
+        base,
+        DRIFT_AFTER_SECONDS,
+    )
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
         while True:
             time.sleep(rng.expovariate(REQUESTS_PER_SECOND))
+            customer = rng.choice(customers)
             try:
-                client.post(url, json=rng.choice(customers))
+                answer = client.post(f"{base}/predict", json=customer)
+                if answer.status_code == 200:
+                    outcomes.observe(
+                        time.time(), answer.json()["prediction_id"], customer["inputs"]
+                    )
+                labels = outcomes.ready(time.time())
+                if labels:
+                    client.post(f"{base}/feedback", json=labels)
             except httpx.HTTPError:
                 time.sleep(1.0)  # stopped, restarting, or the server is going down

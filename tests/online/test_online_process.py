@@ -107,9 +107,7 @@ class Online:
 @pytest.fixture
 def online(plane: fleet.Plane, people: Any) -> Iterator[Online]:
     owner: Person = people("owner")
-    client = httpx.Client(
-        base_url=plane.url, headers=dict(owner.client.headers), timeout=30
-    )
+    client = httpx.Client(base_url=plane.url, headers=dict(owner.client.headers), timeout=30)
     assert client.post("/api/v1/projects", json={"slug": "stream", "name": "S"}).is_success
     meta = {"flavor": "river", "signature": [{"name": n, "type": "number"} for n in ("x1", "x2")]}
     answer = client.post(
@@ -119,7 +117,8 @@ def online(plane: fleet.Plane, people: Any) -> Iterator[Online]:
     )
     assert answer.status_code == 201, answer.text
     answer = client.post(
-        "/api/v1/projects/stream/endpoints/online/deploy", json={"model": "learner", "version": "1", "variant": "online"}
+        "/api/v1/projects/stream/endpoints/online/deploy",
+        json={"model": "learner", "version": "1", "variant": "online"},
     )
     assert answer.status_code in (200, 201), answer.text
     key = client.post(f"{BASE}/keys", json={"name": "app"}).json()["token"]
@@ -188,4 +187,3 @@ def test_an_online_model_learns_from_live_labels_end_to_end(
     answer = online.owner.post(f"{BASE}/learners/online/rollback", json={"version": version})
     assert answer.status_code == 200, answer.text
     wait_until(lambda: served(online) == expected, timeout=5, every=0.1)
-
