@@ -89,6 +89,22 @@ def wait_for_demo_traffic(http: httpx.Client, timeout: float = 60) -> dict[str, 
     raise AssertionError("the demo endpoint got no traffic")
 
 
+def wait_for_demo_learning(http: httpx.Client, timeout: float = 60) -> dict[str, dict[str, object]]:
+    """Outcomes arrive as labels: the champion learns from them, the challenger is frozen."""
+    base = "/api/v1/projects/churn/endpoints/churn"
+    deadline = time.monotonic() + timeout
+    learners: dict[str, dict[str, object]] = {}
+    while time.monotonic() < deadline:
+        learners = {x["variant"]: x for x in http.get(f"{base}/learners").json()["learners"]}
+        quality = http.get(f"{base}/quality").json()
+        labelled = {s["variant"]: s["labels"] for s in quality["summary"]}
+        champion = learners.get("champion", {})
+        if labelled.get("champion") and champion.get("learned"):
+            return learners
+        time.sleep(0.5)
+    raise AssertionError(f"the demo's champion learned nothing: {learners}")
+
+
 def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -120,6 +136,9 @@ def test_up_demo_serves_and_stops_cleanly(tmp_path: Path, database_url: str) -> 
             endpoint = wait_for_demo_traffic(http)
             shares = {v["name"]: v["share"] for v in endpoint["variants"]}
             assert shares == {"champion": 0.9, "challenger": 0.1}
+            learners = wait_for_demo_learning(http)
+            assert learners["champion"]["state"] == "learning"
+            assert learners["challenger"]["state"] == "paused"
     finally:
         output = stop(process)
     assert process.returncode == 0, output
