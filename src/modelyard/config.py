@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -78,6 +79,11 @@ class Settings(BaseSettings):
     )
     online_join_wait_seconds: float = Field(
         default=3.0, ge=0, le=30, description="how long feedback waits for its prediction's log"
+    )
+    online_score: Literal["prequential", "served"] = Field(
+        default="prequential",
+        description="what a learner scores: its own prediction just before learning each "
+        "example (River's progressive validation), or the answer the replica served",
     )
     online_max_feedback: int = Field(default=10_000, gt=0, description="labels per request")
     online_feedback_retention_days: float = Field(default=30.0, gt=0)

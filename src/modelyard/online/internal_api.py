@@ -53,6 +53,7 @@ def start(learner_id: int, request: Request, online: OnlineDep, session: Session
         "cursor": learner.cursor,
         "progress": learner.progress or {},
         "generation": learner.state_seq,
+        "score": online.settings.online_score,
     }
     return Response(orjson.dumps(body), media_type="application/json")
 

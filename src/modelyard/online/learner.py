@@ -95,6 +95,7 @@ class Learner:
             predictor,
             Progress.from_json(start["progress"]),
             detector=start["progress"].get("detector", ""),
+            score_served=start.get("score") == "served",
         )
         learning.cursor = self._published_cursor = start["cursor"]
         generation = start["generation"]

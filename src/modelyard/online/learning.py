@@ -65,7 +65,11 @@ def _detector() -> Any:
 
 class Learning:
     def __init__(
-        self, predictor: Predictor, progress: Progress | None = None, detector: str = ""
+        self,
+        predictor: Predictor,
+        progress: Progress | None = None,
+        detector: str = "",
+        score_served: bool = False,
     ) -> None:
         if not predictor.can_learn:
             raise ValueError("this variant's predictor has no `learn`")
@@ -75,6 +79,10 @@ class Learning:
         # the same examples into the same window and fires where it would have
         self.detector = pickle.loads(base64.b64decode(detector)) if detector else _detector()
         self.cursor = 0
+        # prequential (False): the model predicts each example just before learning it, as
+        # River's progressive_val_score does; served (True): the answer the replica gave is
+        # scored instead, which saves a predict per example but lags the learned state
+        self.score_served = score_served
 
     def detector_state(self) -> str:
         return base64.b64encode(pickle.dumps(self.detector)).decode()
@@ -83,14 +91,18 @@ class Learning:
         predict = self.predictor.predict_batch
         learn = self.predictor.learn
         progress = self.progress
-        for event_id, inputs, label, _served, late in events:
+        score_served = self.score_served
+        for event_id, inputs, label, served, late in events:
             self.cursor = event_id
-            try:
-                output = predict([inputs])[0]
-            except Exception:
-                progress.skipped += 1
-                log.debug("predict raised on feedback %s", event_id, exc_info=True)
-                continue
+            if score_served:
+                output = served
+            else:
+                try:
+                    output = predict([inputs])[0]
+                except Exception:
+                    progress.skipped += 1
+                    log.debug("predict raised on feedback %s", event_id, exc_info=True)
+                    continue
             self._score(event_id, output, label)
             if late:
                 progress.late += 1
