@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from modelyard.accounts.actors import Actor
@@ -31,7 +31,13 @@ from modelyard.online import learners
 from modelyard.online.learner import EXIT_REPLACED, TOKEN_ENV
 from modelyard.online.protocols import ServingLike
 from modelyard.online.states import StateStore
-from modelyard.online.tables import LearnerRow
+from modelyard.online.tables import (
+    FeatureSummaryRow,
+    FeedbackRow,
+    LearnerRow,
+    LearnerSampleRow,
+    QualityRow,
+)
 from modelyard.registry.service import ModelVersionRow
 from modelyard.serving.service import EndpointRow, ProjectRow, VariantRow
 
@@ -39,6 +45,7 @@ log = logging.getLogger("modelyard.online")
 TICK_SECONDS = 0.5
 INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR")
 MAX_BACKOFF_SECONDS = 30.0
+PRUNE_EVERY_SECONDS = 60.0
 
 
 @dataclass
@@ -70,6 +77,7 @@ class Fleet:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._checkpoint_lock = threading.Lock()
+        self._next_prune = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -141,6 +149,9 @@ class Fleet:
             for learner in wanted.values():
                 self._maybe_checkpoint(session, learner)
             session.commit()
+            if time.monotonic() >= self._next_prune:
+                self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                prune(session, time.time() - self.settings.online_feedback_retention_days * 86400)
         now = time.monotonic()
         for learner_id in [i for i in self.processes if i not in wanted]:
             self._terminate(self.processes.pop(learner_id))
@@ -296,3 +307,14 @@ class Fleet:
         if user is None:
             return None
         return Actor(id=user.id, username=user.username, is_admin=True, via="system")
+
+
+def prune(session: Session, before: float) -> None:
+    """Forget labels, quality sums, learner reports and drift summaries older than the
+    retention (MODELYARD_ONLINE_FEEDBACK_RETENTION_DAYS); a learner's state keeps what it
+    learned from them."""
+    session.execute(delete(FeedbackRow).where(FeedbackRow.received_at < before))
+    session.execute(delete(QualityRow).where(QualityRow.ts < before))
+    session.execute(delete(LearnerSampleRow).where(LearnerSampleRow.ts < before))
+    session.execute(delete(FeatureSummaryRow).where(FeatureSummaryRow.ts < before))
+    session.commit()
