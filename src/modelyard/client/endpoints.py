@@ -7,6 +7,7 @@ Example:
     >>> client.endpoints.deploy("churn/churn-clf@challenger", endpoint="churn")  # doctest: +SKIP
     >>> client.endpoints.split("churn", "churn", {"champion": 90, "challenger": 10})  # doctest: +SKIP
     >>> client.endpoints.predict("churn", "churn", {"tenure": 3}, token="mye_...")  # doctest: +SKIP
+    >>> client.endpoints.online.feedback("churn", "churn", "0190...", 1)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from modelyard.client.endpoint_types import (
     LoggedPrediction,
     Prediction,
 )
+from modelyard.client.online import Online
 from modelyard.client.transport import Transport
 from modelyard.errors import AuthenticationError, InvalidInputError, ServiceUnavailableError
 
@@ -64,6 +66,7 @@ class Endpoints:
     def __init__(self, transport: Transport) -> None:
         self._t = transport
         self.keys = Keys(transport)
+        self.online = Online(transport)  # feedback, learners, quality, drift
 
     # --- endpoints ------------------------------------------------------------------------
 
