@@ -10,8 +10,15 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from modelyard.accounts import sessions
+from modelyard.accounts.csrf import check_csrf
 from modelyard.accounts.deps import CurrentUser, SessionDep, find_actor
-from modelyard.errors import AuthenticationError, NotFoundError, PayloadTooLargeError
+from modelyard.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+)
 from modelyard.http_errors import ERROR_RESPONSES
 from modelyard.online import learners
 from modelyard.online.feedback import Item, Outcome, parse
@@ -106,12 +113,17 @@ def _ingest(
     items: list[Item],
 ) -> Outcome:
     with online.session_factory() as session:
-        _authorize(session, request, project, endpoint, endpoint_id)
+        _authorize(session, request, project, endpoint, endpoint_id, online.settings.secret_key)
         return online.feedback.ingest(session, endpoint_id, items)
 
 
 def _authorize(
-    session: Session, request: Request, project: str, endpoint: str, endpoint_id: int
+    session: Session,
+    request: Request,
+    project: str,
+    endpoint: str,
+    endpoint_id: int,
+    secret_key: str,
 ) -> None:
     """An endpoint key (Bearer or X-API-Key), or a user who may edit the project. Labels
     teach the model, so a public endpoint still needs one of them."""
@@ -133,6 +145,16 @@ def _authorize(
         raise AuthenticationError(
             "feedback needs an endpoint key (Authorization: Bearer mye_...) or a project "
             "editor's token"
+        )
+    # a signed-in browser sends its cookie with any cross-site form post (a text/plain body
+    # can be JSON), so a cookie counts only with the CSRF token, as for every other write
+    if actor.via == "session" and not check_csrf(
+        secret_key,
+        request.cookies.get(sessions.CSRF_COOKIE_NAME),
+        request.headers.get(sessions.CSRF_HEADER),
+    ):
+        raise PermissionDeniedError(
+            f"cookie-authenticated writes must repeat the CSRF token in {sessions.CSRF_HEADER}"
         )
     get_endpoint(session, actor, project, endpoint, min_role=Role.editor)
 

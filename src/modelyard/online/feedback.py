@@ -43,6 +43,13 @@ JOIN_POLL_SECONDS = 0.1
 LOG_DELAY_SECONDS = 2.0  # how long after a prediction its log may still be on its way
 
 
+class InvalidJSONError(InvalidInputError):
+    """The body is not JSON: 400, as every other JSON route of modelyard answers it."""
+
+    status_code = 400
+    code = "invalid_json"
+
+
 @dataclass(frozen=True)
 class Item:
     prediction_id: str
@@ -62,9 +69,12 @@ def parse(body: bytes, max_items: int) -> list[Item]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise InvalidInputError("the body is not JSON", field="body") from None
+        raise InvalidJSONError("the request body is not valid JSON", field="body") from None
     prefix = "feedback"
     if isinstance(data, dict) and prefix in data:
+        extra = sorted(set(data) - {prefix})
+        if extra:
+            raise InvalidInputError(f"unknown field {extra[0]!r}", field=extra[0])
         data = data[prefix]
     elif isinstance(data, dict):
         return [_item(data, "")]
