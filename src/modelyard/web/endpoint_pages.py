@@ -1,12 +1,13 @@
 """Serving on the portal: a project's endpoints (state, split, replicas, live requests/s) with
 a form to create one, and one endpoint's page: its URLs and a curl example, variants and
-their weights, replicas, the supervisor's events, keys and live charts."""
+their weights, replicas, the supervisor's events, keys, live charts, model quality over a
+chosen range and the learners of its online variants."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -15,6 +16,9 @@ from starlette.responses import Response
 from modelyard.accounts.actors import Actor
 from modelyard.accounts.deps import SessionDep
 from modelyard.errors import ModelyardError
+from modelyard.online.runtime import Online
+from modelyard.online.schemas import LearnerPublic
+from modelyard.online.service import learners_of
 from modelyard.projects.service import describe
 from modelyard.registry import service as registry
 from modelyard.serving import keys, monitoring, service, views
@@ -39,6 +43,10 @@ router = APIRouter(include_in_schema=False)
 
 METRICS_WINDOW = 900
 REFRESH_MS = 2000
+QUALITY_REFRESH_MS = 10_000
+# The model-quality range selector: a link each, so a chosen range survives a reload.
+QUALITY_RANGES = {"15m": 900, "1h": 3600, "24h": 86400, "7d": 7 * 86400}
+DEFAULT_RANGE = "15m"
 RECENT_EVENTS = 20
 DEPLOY_COMMAND = "modelyard deploy {model}@champion --endpoint {endpoint} --project {slug}"
 NOTICES = {
@@ -55,6 +63,11 @@ NOTICES = {
     "private": "The endpoint needs a key again.",
     "saved": "Settings saved.",
     "deleted": "Endpoint deleted: its replicas stop and its URL answers 404.",
+    "learner-paused": "Learning paused: the variant keeps serving what it learned so far.",
+    "learner-resumed": "Learning resumed: the learner catches up on the labels it missed.",
+    "checkpointed": "Checkpoint saved: the learned state is now a registered model version.",
+    "learner-rolled-back": "Rolled back: replicas serve that version within a second, and "
+    "learning goes on from it.",
 }
 Replicas = Annotated[int, Field(ge=1, le=MAX_REPLICAS)]
 
@@ -148,6 +161,7 @@ def endpoint_view(
     done: str | None = None,
     form: dict[str, str] | None = None,
     new_key: str | None = None,
+    quality_range: str = DEFAULT_RANGE,
 ) -> Response:
     row, project = service.get_endpoint(session, actor, slug, name)
     settings = request.app.state.settings
@@ -156,7 +170,10 @@ def endpoint_view(
     )[0]
     can_edit = may_edit(session, actor, project)
     inputs = example_inputs(signature_of(session, project, endpoint.variants))
-    metrics_url = f"/api/v1/projects/{slug}/endpoints/{name}/metrics?window={METRICS_WINDOW}"
+    api = f"/api/v1/projects/{slug}/endpoints/{name}"
+    metrics_url = f"{api}/metrics?window={METRICS_WINDOW}"
+    if quality_range not in QUALITY_RANGES:
+        quality_range = DEFAULT_RANGE
     context: dict[str, Any] = {
         "project": describe(session, actor, [project])[0],
         "tab": "endpoints",
@@ -184,6 +201,17 @@ def endpoint_view(
             "refresh_ms": REFRESH_MS,
             "shadows": [v.name for v in endpoint.variants if v.mode == "shadow"],
         },
+        "learners": _learners(request, session, row),
+        "quality_range": quality_range,
+        "quality_ranges": list(QUALITY_RANGES),
+        "quality_config": {
+            "quality": f"{api}/quality",
+            "drift": f"{api}/drift",
+            "ranges": QUALITY_RANGES,
+            "range": quality_range,
+            "refresh_ms": QUALITY_REFRESH_MS,
+        },
+        "feedback_url": endpoint.url.removesuffix("/predict") + "/feedback",
         "new_key": new_key,
         "error": error,
         "notice": NOTICES.get(done or ""),
@@ -201,5 +229,15 @@ def endpoint_page(
     session: SessionDep,
     serving: ServingDep,
     done: str | None = None,
+    quality_range: Annotated[str, Query(alias="range", max_length=8)] = DEFAULT_RANGE,
 ) -> Response:
-    return endpoint_view(request, session, actor, serving, slug, name, done=done)
+    return endpoint_view(
+        request, session, actor, serving, slug, name, done=done, quality_range=quality_range
+    )
+
+
+def _learners(request: Request, session: Session, row: service.EndpointRow) -> list[LearnerPublic]:
+    """The learners of the endpoint's online variants; "learning" only where a process runs."""
+    online: Online = request.app.state.online
+    alive = {i for i in list(online.fleet.processes) if online.fleet.alive(i)}
+    return learners_of(session, row, alive)

@@ -26,6 +26,7 @@ from modelyard.web import (
     endpoint_actions,
     endpoint_pages,
     model_pages,
+    online_actions,
     project_pages,
     run_pages,
 )
@@ -64,6 +65,7 @@ def mount_portal(app: FastAPI) -> None:
         model_pages,
         endpoint_pages,
         endpoint_actions,
+        online_actions,
         alert_pages,
     )
     for module in pages:
