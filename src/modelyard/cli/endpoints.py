@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from modelyard.cli import endpoint_keys
+from modelyard.cli import endpoint_keys, learners
 from modelyard.cli.endpoint_views import (
     KEY_VARIABLE,
     console,
@@ -32,7 +32,7 @@ from modelyard.client.endpoint_types import Endpoint
 from modelyard.errors import AuthenticationError, InvalidInputError, ModelyardError
 
 app = typer.Typer(
-    help="Endpoints: status, start/stop, traffic split, rollback, keys, predict.",
+    help="Endpoints: status, start/stop, traffic split, rollback, keys, predict, learning.",
     no_args_is_help=True,
 )
 app.add_typer(endpoint_keys.app, name="keys")
@@ -278,3 +278,6 @@ def predict(
     else:
         shown["prediction_ids"] = answer.prediction_ids
     typer.echo(json.dumps(shown, indent=2))
+
+
+learners.register(app)  # learners, learn, quality, feedback: after these in --help
