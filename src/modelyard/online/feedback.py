@@ -19,10 +19,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,8 @@ from modelyard.online.labels import (
 from modelyard.online.tables import FeedbackRow, QualityRow
 from modelyard.serving.service import PredictionRow
 
+FEEDBACK = cast(Table, FeedbackRow.__table__)
+QUALITY = cast(Table, QualityRow.__table__)
 JOIN_POLL_SECONDS = 0.1
 LOG_DELAY_SECONDS = 2.0  # how long after a prediction its log may still be on its way
 
@@ -182,14 +184,7 @@ class FeedbackStore:
     def _ingest(self, session: Session, endpoint_id: int, items: list[Item]) -> Outcome:
         now = time.time()
         predictions = self._join(session, endpoint_id, items)
-        ids = list({item.prediction_id for item in items})
-        known = set(
-            session.scalars(
-                select(FeedbackRow.prediction_id).where(
-                    FeedbackRow.endpoint_id == endpoint_id, FeedbackRow.prediction_id.in_(ids)
-                )
-            )
-        )
+        known = {p for p, row in predictions.items() if row.labelled is not None}
         outcome = Outcome()
         rows: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -225,13 +220,14 @@ class FeedbackStore:
             )
         with self._lock:
             quality = self._score(session, endpoint_id, rows, int(now))
+            # Core inserts: the ORM's bulk path costs more than the statement on small batches
             if rows:
-                session.execute(insert(FeedbackRow), rows)
+                session.execute(insert(FEEDBACK), rows)
             if quality or outcome.duplicates:
                 if not quality:  # duplicates alone are still counted
                     quality = [_quality_row(endpoint_id, int(now), "", CLASSIFICATION)]
                 quality[0]["duplicates"] = outcome.duplicates
-                session.execute(insert(QualityRow), quality)
+                session.execute(insert(QUALITY), quality)
             session.commit()
         return outcome
 
@@ -242,6 +238,7 @@ class FeedbackStore:
         while True:
             missing = list(wanted - set(found))
             for start in range(0, len(missing), 500):
+                # with the label it may already have: one statement answers both questions
                 for row in session.execute(
                     select(
                         PredictionRow.prediction_id,
@@ -249,17 +246,24 @@ class FeedbackStore:
                         PredictionRow.variant,
                         PredictionRow.inputs,
                         PredictionRow.outputs,
-                    ).where(
+                        FeedbackRow.id.label("labelled"),
+                    )
+                    .outerjoin(
+                        FeedbackRow,
+                        (FeedbackRow.endpoint_id == PredictionRow.endpoint_id)
+                        & (FeedbackRow.prediction_id == PredictionRow.prediction_id),
+                    )
+                    .where(
                         PredictionRow.endpoint_id == endpoint_id,
                         PredictionRow.prediction_id.in_(missing[start : start + 500]),
                         PredictionRow.shadow.is_(False),
                     )
                 ):
                     found[row.prediction_id] = row
-            session.rollback()  # a fresh snapshot for the next look
             missing = [p for p in wanted if p not in found]
             if not missing:
                 return found
+            session.rollback()  # a fresh snapshot for the next look
             young = [
                 p for p in missing if (_predicted_at(p) or 0) > time.time() - LOG_DELAY_SECONDS - 1
             ]
