@@ -72,13 +72,14 @@ def free_port() -> int:
 
 
 class Plane:
-    def __init__(self, home: Path, database: str | None) -> None:
+    def __init__(self, home: Path, database: str | None, score: str = "prequential") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
             "MODELYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "MODELYARD_ONLINE_PUBLISH_SECONDS": "1",
+            "MODELYARD_ONLINE_SCORE": score,
         }
         argv = [sys.executable, "-m", "modelyard", "up", "--home", str(home)]
         argv += ["--port", str(self.port)]
@@ -279,10 +280,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", help="metadata store URL (default: embedded SQLite)")
     parser.add_argument("--labels", type=int, default=50_000)
+    parser.add_argument(
+        "--score",
+        choices=["prequential", "served"],
+        default="prequential",
+        help="what the learner scores (MODELYARD_ONLINE_SCORE)",
+    )
     args = parser.parse_args()
     events = stream(args.labels)
     with tempfile.TemporaryDirectory(prefix="modelyard-bench-online-") as scratch:
-        plane = Plane(Path(scratch) / "home", args.database)
+        plane = Plane(Path(scratch) / "home", args.database, args.score)
         try:
             plane.call("POST", "/api/v1/projects", json={"slug": PROJECT, "name": "Bench"})
             endpoint = Endpoint(plane, "stream", classifier())
@@ -303,7 +310,10 @@ def main() -> None:
         finally:
             plane.stop()
     store = "PostgreSQL" if args.database else "SQLite"
-    print(f"\nmetadata store: {store}; {len(events)} labelled examples, 10 float features")
+    print(
+        f"\nmetadata store: {store}; {len(events)} labelled examples, 10 float features; "
+        f"learner scores: {args.score}"
+    )
     print("feedback ingest (labels/s, goal >= 5,000):")
     for name, rate in ingest.items():
         print(f"  {name:32s} {rate:10,.0f}")
