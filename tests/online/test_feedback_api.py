@@ -241,19 +241,20 @@ def test_the_first_label_wins_and_a_late_one_is_flagged(labelled: Labelled, db: 
     assert summary["label_delay_seconds"] == pytest.approx(LATE_SECONDS, abs=2)
 
 
-LABEL_TYPES: list[tuple[Any, list[Any], list[Any]]] = [
-    # served output, labels refused, labels accepted (as stored)
-    ([True], ["yes", 2, None, [True], {"v": True}], [True, 0, 1]),
-    ([0.5], [True, "0.5", None, [0.5]], [1, 0.25]),
-    (["gold"], [1, True, None, ["gold"]], ["silver"]),
-    ([{"churn": True, "probability": 0.7}], [0.7, "true", None], [False]),
+LABEL_TYPES: list[tuple[Any, list[Any], list[Any], list[Any]]] = [
+    # served output, labels refused, labels accepted, and as they are stored
+    ([True], ["yes", 2, None, [True], {"v": True}], [True, 0, 1], [True, False, True]),
+    ([0.5], [True, "0.5", None, [0.5]], [1, 0.25], [1, 0.25]),
+    (["gold"], [1, True, None, ["gold"]], ["silver"], ["silver"]),
+    ([{"churn": True, "probability": 0.7}], [0.7, "true", None], [False], [False]),
+    ([1], [True, "1", None, [1]], [1.0, 0, 2.5], [1, 0, 2.5]),  # an integer is a class
 ]
 
 
 def test_a_label_has_the_type_of_its_prediction(labelled: Labelled, db: Session) -> None:
     endpoint_id, send, _ = labelled
     expected: list[Any] = []
-    for output, bad, good in LABEL_TYPES:
+    for output, bad, good, as_stored in LABEL_TYPES:
         for label in bad:
             prediction = log_prediction(db, endpoint_id, output)
             answer = send({"prediction_id": prediction, "label": label})
@@ -264,7 +265,7 @@ def test_a_label_has_the_type_of_its_prediction(labelled: Labelled, db: Session)
         for label in good:
             prediction = log_prediction(db, endpoint_id, output)
             assert send({"prediction_id": prediction, "label": label}).json()["accepted"] == 1
-            expected.append(bool(label) if output == [True] else label)
+        expected.extend(as_stored)
     labels = [r.label for r in stored(db)]
     assert labels == expected and [type(x) for x in labels] == [type(x) for x in expected]
 

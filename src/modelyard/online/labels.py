@@ -84,6 +84,10 @@ def coerce_label(label: Any, predicted: Any) -> Any:
         )
     if label != label or label in (float("inf"), float("-inf")):
         raise LabelTypeError("the label must be a finite number")
+    if isinstance(predicted, int) and isinstance(label, float) and label.is_integer():
+        # an integer prediction is a class: 1.0 (from a float column, say) is class 1, so it
+        # is scored and counted in the baseline as 1, as the learner scores it
+        return int(label)
     return label
 
 
