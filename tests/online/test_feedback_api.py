@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from modelyard.accounts.sessions import CSRF_HEADER
 from modelyard.config import Settings
+from modelyard.online.feedback import Baselines, FeedbackStore, Item
 from modelyard.online.tables import FeedbackRow, QualityRow
 from modelyard.serving.service import EndpointRow, PredictionRow
 from tests.conftest import CHEAP_PASSWORDS, PASSWORD, SECRET_KEY, Person
@@ -359,3 +361,46 @@ def test_feedback_needs_an_endpoint_key_or_an_editor(
     )
     assert ok.json()["accepted"] == 1
     assert (stored(db)[-1].prediction_id, stored(db)[-1].label) == (prediction, 1)
+
+
+def test_a_label_that_loses_a_race_is_not_counted_twice_by_the_baseline(
+    labelled: Labelled, db: Session, app: FastAPI
+) -> None:
+    """Another request stores the same label between this one's join and its insert: this
+    one retries and sees a duplicate, and the baseline counts the label once, as stored."""
+    endpoint_id, send, _ = labelled
+    send({"prediction_id": log_prediction(db, endpoint_id, [True], age=600), "label": True})
+    contested = log_prediction(db, endpoint_id, [True], age=600)
+    engine = db.get_bind()
+
+    class Racing(FeedbackStore):
+        raced = False
+
+        def _join(self, session: Session, endpoint_id: int, items: list[Item]) -> dict[str, Any]:
+            found = super()._join(session, endpoint_id, items)
+            if not self.raced:
+                self.raced = True
+                session.rollback()  # SQLite: let the other writer in
+                with Session(engine) as other:
+                    other.add(
+                        FeedbackRow(
+                            endpoint_id=endpoint_id,
+                            prediction_id=contested,
+                            variant="a",
+                            inputs={},
+                            output=[True],
+                            label=False,
+                            predicted_at=time.time() - 600,
+                            received_at=time.time(),
+                        )
+                    )
+                    other.commit()
+            return found
+
+    store = Racing(app.state.online.settings)
+    with Session(engine) as session:
+        outcome = store.ingest(session, endpoint_id, [Item(contested, False, "")])
+        assert (outcome.accepted, outcome.duplicates) == (0, 1)
+        # what the store believes is what a restarted store rebuilds from the stored sums
+        believed = Counter(store.baselines.get(session, endpoint_id).classes)
+        assert believed == Baselines().get(session, endpoint_id).classes == {"true": 1}

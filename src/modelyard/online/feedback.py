@@ -177,8 +177,11 @@ class FeedbackStore:
             return self._ingest(session, endpoint_id, items)
         except IntegrityError:
             # the same label arrived in two requests at once: the other one won; again,
-            # this request sees its labels as duplicates
+            # this request sees its labels as duplicates. Its baseline had already counted
+            # the labels it failed to store: rebuilt from the stored sums, so none count twice
             session.rollback()
+            with self._lock:  # not while another request is scoring into it
+                self.baselines.forget(endpoint_id)
             return self._ingest(session, endpoint_id, items)
 
     def _ingest(self, session: Session, endpoint_id: int, items: list[Item]) -> Outcome:
