@@ -20,6 +20,9 @@ UNGUARDED_PAGES = ("/docs", "/redoc")
 
 
 MAX_BODY_BYTES = 16 * 1024 * 1024  # git pushes have their own limit (settings.git_max_push_bytes)
+# routes that check their own caller and limit first: git pushes, and learners' states
+# (settings.artifact_max_bytes; a forest of trees passes 16 MB)
+OWN_LIMITS = ("/git/", "/internal/online/learners/")
 
 
 def _capped(receive: Receive, limit: int) -> Receive:
@@ -60,7 +63,7 @@ class RequestHygiene:
             await response(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
-        if not path.startswith("/git/") and (
+        if not path.startswith(OWN_LIMITS) and (
             not declared.isdigit() or int(declared) > MAX_BODY_BYTES
         ):
             response = http_errors.error_response(
@@ -71,7 +74,7 @@ class RequestHygiene:
             )
             await response(scope, receive, send)
             return
-        receive = _capped(receive, MAX_BODY_BYTES) if not path.startswith("/git/") else receive
+        receive = _capped(receive, MAX_BODY_BYTES) if not path.startswith(OWN_LIMITS) else receive
         guard = not path.startswith(UNGUARDED_PAGES)
 
         async def send_with_headers(message: Message) -> None:

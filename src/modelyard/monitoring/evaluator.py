@@ -16,7 +16,6 @@ over.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import operator
 import time
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 from modelyard.monitoring.schemas import ONLINE_FIGURES
 from modelyard.monitoring.service import OPEN_STATES
 from modelyard.monitoring.tables import AlertRow, AlertRuleRow
+from modelyard.online.service import quality_figures
 from modelyard.serving.schemas import ReplicaPublic
 from modelyard.serving.service import EndpointRow, endpoint_metrics, variants_of
 
@@ -85,20 +85,13 @@ def serving_source(replicas_of: ReplicasOf | None = None) -> Source:
     return figures
 
 
-def online_source() -> Source | None:
-    """Accuracy, labels, learner lag and drift from the online capability, if installed."""
-    try:
-        online = importlib.import_module("modelyard.online.service")
-    except ImportError:
-        return None
-    quality = getattr(online, "quality_figures", None)
-    if quality is None:
-        return None
+def online_source() -> Source:
+    """Accuracy, labels, learner lag and drift, from the online capability."""
 
     def figures(
         session: Session, endpoint: EndpointRow, variant: str | None, window: int, now: float
     ) -> Figures:
-        found: Figures = quality(session, endpoint.id, variant, float(window), now=now)
+        found: Figures = quality_figures(session, endpoint.id, variant, float(window), now=now)
         return found
 
     return figures
@@ -109,9 +102,7 @@ def default_providers(replicas_of: ReplicasOf | None = None) -> dict[str, Source
     providers: dict[str, Source] = dict.fromkeys(
         ("latency_p99_ms", "error_rate", "requests_per_second", "replicas_ready"), serving
     )
-    online = online_source()
-    if online is not None:
-        providers.update(dict.fromkeys(ONLINE_FIGURES, online))
+    providers.update(dict.fromkeys(ONLINE_FIGURES, online_source()))
     return providers
 
 

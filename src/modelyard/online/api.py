@@ -164,7 +164,7 @@ def list_learners(
     project: str, endpoint: str, actor: CurrentUser, session: SessionDep, online: OnlineDep
 ) -> LearnerList:
     row, _ = get_endpoint(session, actor, project, endpoint)
-    alive = {i for i in online.fleet.processes if online.fleet.alive(i)}
+    alive = online.fleet.alive_ids()
     return LearnerList(learners=learners_of(session, row, alive))
 
 
@@ -172,7 +172,7 @@ def _one(
     session: Session, online: Online, project: str, endpoint: str, variant: str, actor: CurrentUser
 ) -> LearnerPublic:
     row, _ = get_endpoint(session, actor, project, endpoint)
-    alive = {i for i in online.fleet.processes if online.fleet.alive(i)}
+    alive = online.fleet.alive_ids()
     for learner in learners_of(session, row, alive):
         if learner.variant == variant:
             return learner
@@ -218,7 +218,7 @@ def checkpoint(
 ) -> CheckpointAnswer:
     """Register the learned state as a new model version now."""
     learner = learners.request_checkpoint(session, actor, project, endpoint, variant)
-    number = online.fleet.checkpoint_now(learner.id)
+    number = online.fleet.checkpoint_now(learner.id, actor)
     return CheckpointAnswer(version=number)
 
 

@@ -267,8 +267,11 @@ class FeedbackStore:
             if not missing:
                 return found
             session.rollback()  # a fresh snapshot for the next look
+            now = time.time()  # a future id is forged: it is not waited for
             young = [
-                p for p in missing if (_predicted_at(p) or 0) > time.time() - LOG_DELAY_SECONDS - 1
+                p
+                for p in missing
+                if now - LOG_DELAY_SECONDS - 1 < (_predicted_at(p) or 0) <= now + 1
             ]
             if not young or time.monotonic() >= deadline:
                 item = next(i for i in items if i.prediction_id in missing)

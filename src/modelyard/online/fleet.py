@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from modelyard.accounts.actors import Actor
@@ -40,12 +40,14 @@ from modelyard.online.tables import (
 )
 from modelyard.registry.service import ModelVersionRow
 from modelyard.serving.service import EndpointRow, ProjectRow, VariantRow
+from modelyard.serving.spec import VariantSpec
 
 log = logging.getLogger("modelyard.online")
 TICK_SECONDS = 0.5
 INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR")
 MAX_BACKOFF_SECONDS = 30.0
 PRUNE_EVERY_SECONDS = 60.0
+STATE_GRACE_SECONDS = 600.0  # an unreferenced state may still be loading in a replica
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Fleet:
         self._thread: threading.Thread | None = None
         self._checkpoint_lock = threading.Lock()
         self._next_prune = 0.0
+        self._learnable_cache: dict[tuple[str | None, str], bool] = {}
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -123,35 +126,58 @@ class Fleet:
         wanted: dict[int, LearnerRow] = {}
         running = session.scalars(select(EndpointRow).where(EndpointRow.state == "running")).all()
         for endpoint in running:
-            try:
-                spec = self.serving.spec(session, endpoint.id)
-            except ModelyardError:
-                continue
-            rows = {
-                v.name: v
-                for v in session.scalars(
-                    select(VariantRow).where(VariantRow.endpoint_id == endpoint.id)
-                )
-            }
-            for variant in spec.variants:
-                row = rows.get(variant.name)
-                if row is None or not learners.is_learnable(variant):
-                    continue
-                _, version = learners.base_version(session, row)
-                learner = learners.ensure_learner(session, row, version.sha256)
-                if not learner.paused:
-                    wanted[learner.id] = learner
+            try:  # one endpoint's trouble (an alias gone, a model file unreadable) is its own
+                wanted.update(self._desired_of(session, endpoint))
+            except Exception as error:
+                session.rollback()
+                log.warning("learners of endpoint %s: %s", endpoint.id, error)
         return wanted
+
+    def _desired_of(self, session: Session, endpoint: EndpointRow) -> dict[int, LearnerRow]:
+        wanted: dict[int, LearnerRow] = {}
+        spec = self.serving.spec(session, endpoint.id)
+        rows = {
+            v.name: v
+            for v in session.scalars(
+                select(VariantRow).where(VariantRow.endpoint_id == endpoint.id)
+            )
+        }
+        for variant in spec.variants:
+            row = rows.get(variant.name)
+            if row is None or not self._learnable(variant):
+                continue
+            _, version = learners.base_version(session, row)
+            learner = learners.ensure_learner(session, row, version.sha256)
+            if not learner.paused:
+                wanted[learner.id] = learner
+        return wanted
+
+    def _learnable(self, variant: VariantSpec) -> bool:
+        # code folders are keyed by commit, so the answer for one never changes
+        key = (variant.code_dir, variant.flavor)
+        found = self._learnable_cache.get(key)
+        if found is None:
+            found = self._learnable_cache[key] = learners.is_learnable(variant)
+        return found
+
+    def alive_ids(self) -> set[int]:
+        """Learners whose process runs now (safe to call from any thread)."""
+        return {i for i, p in list(self.processes.items()) if p.popen.poll() is None}
 
     def reconcile(self) -> None:
         with self.session_factory() as session:
             wanted = self.desired(session)
             for learner in wanted.values():
-                self._maybe_checkpoint(session, learner)
+                try:
+                    self._maybe_checkpoint(session, learner)
+                except Exception:  # the rest of the pass (spawning, pruning) must still run
+                    session.rollback()
+                    log.exception("learner %s: checkpoint failed", learner.id)
             session.commit()
             if time.monotonic() >= self._next_prune:
                 self._next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 prune(session, time.time() - self.settings.online_feedback_retention_days * 86400)
+                self.states.collect(session, keep_seconds=STATE_GRACE_SECONDS)
         now = time.monotonic()
         for learner_id in [i for i in self.processes if i not in wanted]:
             self._terminate(self.processes.pop(learner_id))
@@ -174,7 +200,10 @@ class Fleet:
         count, _ = self._crashes.get(learner_id, (0, 0.0))
         delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**count)
         self._crashes[learner_id] = (count + 1, now + delay)
-        message = f"the learner exited with code {code}; restarting in {delay:.1f} s"
+        last = _last_line(self._log_path(learner_id))
+        message = f"the learner exited with code {code}; restarting in {delay:.1f} s" + (
+            f" ({last})" if last else ""
+        )
         log.warning("learner %s: %s (log: %s)", learner_id, message, self._log_path(learner_id))
         with self.session_factory() as session:
             learner = session.get(LearnerRow, learner_id)
@@ -227,13 +256,13 @@ class Fleet:
 
     # --- checkpoints ----------------------------------------------------------------------
 
-    def checkpoint_now(self, learner_id: int) -> int:
+    def checkpoint_now(self, learner_id: int, actor: Actor | None = None) -> int:
         """Register a learner's state as a new version at once (the API's checkpoint)."""
         with self.session_factory() as session:
             learner = session.get(LearnerRow, learner_id)
             if learner is None:
                 raise NotFoundError(f"no learner {learner_id}", field="learner")
-            number = self._checkpoint(session, learner, "requested")
+            number = self._checkpoint(session, learner, "requested", actor)
             session.commit()
             return number
 
@@ -256,7 +285,10 @@ class Fleet:
             session.rollback()
             log.warning("learner %s: checkpoint failed: %s", learner.id, error.message)
 
-    def _checkpoint(self, session: Session, learner: LearnerRow, why: str) -> int:
+    def _checkpoint(
+        self, session: Session, learner: LearnerRow, why: str, actor: Actor | None = None
+    ) -> int:
+        """Registered in the name of who asked, or (scheduled) of the endpoint's creator."""
         with self._checkpoint_lock:
             session.refresh(learner)
             if learner.checkpoint_version is not None and self._checkpointed(session, learner):
@@ -265,7 +297,7 @@ class Fleet:
             variant = session.get(VariantRow, learner.variant_id)
             endpoint = session.get(EndpointRow, learner.endpoint_id)
             project = session.get(ProjectRow, endpoint.project_id) if endpoint else None
-            actor = self._actor(session, endpoint) if endpoint else None
+            actor = actor or (self._actor(session, endpoint) if endpoint else None)
             if variant is None or endpoint is None or project is None or actor is None:
                 raise NotFoundError("the learner's variant is gone", field="variant")
             number = self.states.checkpoint(
@@ -309,11 +341,42 @@ class Fleet:
         return Actor(id=user.id, username=user.username, is_admin=True, via="system")
 
 
+def _last_line(path: Path) -> str:
+    """The last line of a learner's log: usually the exception that ended it."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - 2000))
+            lines = handle.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][-300:] if lines else ""
+
+
 def prune(session: Session, before: float) -> None:
     """Forget labels, quality sums, learner reports and drift summaries older than the
     retention (MODELYARD_ONLINE_FEEDBACK_RETENTION_DAYS); a learner's state keeps what it
-    learned from them."""
-    session.execute(delete(FeedbackRow).where(FeedbackRow.received_at < before))
+    learned from them. Labels a learner has not learned yet (paused, or its endpoint
+    stopped) are kept however old they are."""
+    cursors = dict(
+        session.execute(
+            select(LearnerRow.endpoint_id, func.min(LearnerRow.cursor)).group_by(
+                LearnerRow.endpoint_id
+            )
+        ).all()
+    )
+    for endpoint_id, cursor in cursors.items():
+        session.execute(
+            delete(FeedbackRow).where(
+                FeedbackRow.endpoint_id == endpoint_id,
+                FeedbackRow.received_at < before,
+                FeedbackRow.id <= cursor,
+            )
+        )
+    session.execute(
+        delete(FeedbackRow).where(
+            FeedbackRow.received_at < before, FeedbackRow.endpoint_id.not_in(list(cursors))
+        )
+    )
     session.execute(delete(QualityRow).where(QualityRow.ts < before))
     session.execute(delete(LearnerSampleRow).where(LearnerSampleRow.ts < before))
     session.execute(delete(FeatureSummaryRow).where(FeatureSummaryRow.ts < before))

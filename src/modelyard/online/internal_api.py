@@ -13,7 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from modelyard.accounts.deps import SessionDep
-from modelyard.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
+from modelyard.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
 from modelyard.online import learners
 from modelyard.online.learner import decode_publication
 from modelyard.online.runtime import Online, OnlineDep
@@ -24,7 +30,7 @@ from modelyard.serving.service import VariantRow
 router = APIRouter(prefix="/internal/online/learners/{learner_id}", include_in_schema=False)
 
 
-def _learner(online: Online, session: Session, learner_id: int, request: Request) -> LearnerRow:
+def _authenticate(online: Online, learner_id: int, request: Request) -> None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     expected = online.fleet.token(learner_id)
     if (
@@ -33,6 +39,10 @@ def _learner(online: Online, session: Session, learner_id: int, request: Request
         or not hmac.compare_digest(expected.encode(), token.encode())
     ):
         raise AuthenticationError("a learner's token is required")
+
+
+def _learner(online: Online, session: Session, learner_id: int, request: Request) -> LearnerRow:
+    _authenticate(online, learner_id, request)
     learner = session.get(LearnerRow, learner_id)
     if learner is None:
         raise NotFoundError(f"no learner {learner_id}", field="learner")
@@ -101,6 +111,14 @@ def feedback(
 async def publish(
     learner_id: int, request: Request, online: OnlineDep, session: SessionDep
 ) -> Response:
+    _authenticate(online, learner_id, request)  # before reading what may be a large body
+    limit = online.settings.artifact_max_bytes
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"a learner's state is limited to MODELYARD_ARTIFACT_MAX_BYTES ({limit} bytes)",
+            field="body",
+        )
     body = await request.body()
     try:
         header, state = decode_publication(body)

@@ -16,6 +16,7 @@ from typing import Any
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
+MAX_CLASS_LENGTH = 256
 
 
 class LabelTypeError(ValueError):
@@ -74,6 +75,8 @@ def coerce_label(label: Any, predicted: Any) -> Any:
         )
     if isinstance(predicted, str):
         if isinstance(label, str):
+            if len(label) > MAX_CLASS_LENGTH:
+                raise LabelTypeError(f"a class label is at most {MAX_CLASS_LENGTH} characters")
             return label
         raise LabelTypeError(
             f"the prediction is a string, so the label must be one, not {_kind(label)}"

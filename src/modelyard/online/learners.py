@@ -4,10 +4,11 @@ on demand, rollback to a checkpoint, and what a learner publishes."""
 from __future__ import annotations
 
 import ast
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from modelyard.accounts.actors import Actor
@@ -17,7 +18,7 @@ from modelyard.online.feedback import feedback_head
 from modelyard.online.learning import Progress
 from modelyard.online.schemas import LearnerPublic
 from modelyard.online.states import StateStore
-from modelyard.online.tables import LearnerRow, LearnerSampleRow
+from modelyard.online.tables import FeedbackRow, LearnerRow, LearnerSampleRow
 from modelyard.projects.schemas import Role
 from modelyard.registry.service import ModelRow, ModelVersionRow, version_of
 from modelyard.serving.service import EndpointEventRow, EndpointRow, VariantRow, get_endpoint
@@ -68,12 +69,27 @@ def ensure_learner(session: Session, variant: VariantRow, base_sha256: str) -> L
         session.add(learner)
         session.commit()
     elif learner.base_sha256 != base_sha256:
-        learner.base_sha256 = base_sha256
-        learner.state_sha256 = ""
-        learner.state_seq += 1
-        learner.updated_at = utcnow()
+        swap(session, learner, base_sha256=base_sha256, state_sha256="", updated_at=utcnow())
         session.commit()
+        session.refresh(learner)
     return learner
+
+
+def swap(session: Session, learner: LearnerRow, **values: Any) -> int:
+    """Replace a learner's state only if no one else did since it was read: compare-and-set
+    on `state_seq`, the generation a learner publishes against (a rollback racing a
+    publication must not be undone by it). Answers the new generation; 409 if it moved."""
+    expected = learner.state_seq
+    done = session.execute(
+        update(LearnerRow)
+        .where(LearnerRow.id == learner.id, LearnerRow.state_seq == expected)
+        .values(state_seq=expected + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise ConflictError("the learner's state changed meanwhile; try again", field="generation")
+    return expected + 1
 
 
 def event(session: Session, endpoint_id: int, kind: str, message: str) -> None:
@@ -145,10 +161,8 @@ def rollback(
         chosen = version_of(session, model, str(version))
     except NotFoundError as error:
         raise InvalidInputError(error.message, field="version") from None
-    learner.state_sha256 = states.import_version(chosen, model)
-    learner.state_seq += 1
-    learner.published_at = utcnow()
-    learner.updated_at = utcnow()
+    sha256 = states.import_version(chosen, model)  # slow on S3: a publication may land first
+    swap(session, learner, state_sha256=sha256, published_at=utcnow(), updated_at=utcnow())
     event(
         session,
         endpoint.id,
@@ -156,6 +170,7 @@ def rollback(
         f"{actor.username} rolled {row.name} back to {model.name} v{chosen.version}",
     )
     session.commit()
+    session.refresh(learner)
     return learner
 
 
@@ -171,13 +186,18 @@ def accept(
     if header.get("generation") != learner.state_seq:
         raise ConflictError("the learner's state was replaced", field="generation")
     now = utcnow()
+    values: dict[str, Any] = {
+        "cursor": int(header["cursor"]),
+        "progress": dict(header["progress"]),
+        "updated_at": now,
+        "error": "",
+    }
     if state:
-        learner.state_sha256 = states.write(state, meta)
-        learner.published_at = now
-    learner.cursor = int(header["cursor"])
-    learner.progress = dict(header["progress"])
-    learner.state_seq += 1
-    learner.updated_at = now
+        values["state_sha256"] = states.write(state, meta)
+        values["published_at"] = now
+    generation = swap(session, learner, **values)
+    cursor = values["cursor"]
+    lag_events = unlearned(session, learner.endpoint_id, cursor)
     delta = Progress.from_json(header.get("delta") or {})
     session.execute(
         insert(LearnerSampleRow),
@@ -186,8 +206,8 @@ def accept(
                 "endpoint_id": learner.endpoint_id,
                 "variant": _variant_name(session, learner),
                 "ts": now.timestamp(),
-                "cursor": learner.cursor,
-                "lag_events": int(header.get("lag_events", 0)),
+                "cursor": cursor,
+                "lag_events": lag_events,
                 "lag_seconds": float(header.get("lag_seconds", 0.0)),
                 "scored": delta.scored,
                 "correct": delta.correct,
@@ -205,10 +225,34 @@ def accept(
             learner.endpoint_id,
             "drift",
             f"{_variant_name(session, learner)}: its error stream drifted "
-            f"(ADWIN, at label #{Progress.from_json(learner.progress).last_drift_event})",
+            f"(ADWIN, at label #{Progress.from_json(values['progress']).last_drift_event})",
         )
     session.commit()
-    return learner.state_seq
+    return generation
+
+
+def unlearned(session: Session, endpoint_id: int, cursor: int) -> int:
+    """Labels of the endpoint after `cursor` (ids are shared by all endpoints: counted)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(FeedbackRow)
+            .where(FeedbackRow.endpoint_id == endpoint_id, FeedbackRow.id > cursor)
+        )
+        or 0
+    )
+
+
+def lag_seconds(session: Session, endpoint_id: int, cursor: int, now: float) -> float:
+    """How long the oldest label not yet learned has waited (0 when none waits): read from
+    the stream itself, so a learner that died still shows its growing lag."""
+    oldest = session.scalar(
+        select(FeedbackRow.received_at)
+        .where(FeedbackRow.endpoint_id == endpoint_id, FeedbackRow.id > cursor)
+        .order_by(FeedbackRow.id)
+        .limit(1)
+    )
+    return max(0.0, now - oldest) if oldest is not None else 0.0
 
 
 def _variant_name(session: Session, learner: LearnerRow) -> str:
@@ -221,13 +265,6 @@ def describe(
 ) -> LearnerPublic:
     progress = Progress.from_json(learner.progress or {})
     head = feedback_head(session, learner.endpoint_id)
-    last = session.scalar(
-        select(LearnerSampleRow)
-        .where(LearnerSampleRow.endpoint_id == learner.endpoint_id)
-        .where(LearnerSampleRow.variant == variant.name)
-        .order_by(LearnerSampleRow.id.desc())
-        .limit(1)
-    )
     if not running:
         state = "stopped"
     elif learner.paused:
@@ -253,8 +290,8 @@ def describe(
         paused=learner.paused,
         cursor=learner.cursor,
         head=head,
-        lag_events=max(0, head - learner.cursor),
-        lag_seconds=last.lag_seconds if last is not None else 0.0,
+        lag_events=unlearned(session, learner.endpoint_id, learner.cursor),
+        lag_seconds=lag_seconds(session, learner.endpoint_id, learner.cursor, time.time()),
         publications=learner.state_seq,
         published_at=learner.published_at,
         learned=progress.learned,

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from modelyard.online.labels import CLASSIFICATION
+from modelyard.online.learners import lag_seconds, unlearned
 from modelyard.online.schemas import (
     Comparison,
     EndpointQuality,
@@ -26,11 +27,13 @@ from modelyard.online.schemas import (
     QualitySummary,
 )
 from modelyard.online.summaries import feature_drift
-from modelyard.online.tables import FeedbackRow, LearnerSampleRow, QualityRow
-from modelyard.serving.service import EndpointEventRow, PredictionRow
+from modelyard.online.tables import FeedbackRow, LearnerRow, LearnerSampleRow, QualityRow
+from modelyard.serving.service import EndpointEventRow, PredictionRow, VariantRow
 
 MARKER_KINDS = ("drift", "checkpoint", "rollback", "paused", "resumed", "learner_restart")
 Z95 = 1.959963984540054
+MIN_LABELS = 30  # per arm, before an A/B difference may be called significant
+MAX_POINTS = 1500  # per series: a 7-day window is read in steps of at least 7 minutes
 
 
 @dataclass
@@ -156,19 +159,19 @@ def compare(a: QualitySummary, b: QualitySummary, sums: dict[str, Sums]) -> Comp
     if sa.task == CLASSIFICATION:
         pa, pb = sa.correct / sa.count, sb.correct / sb.count
         difference = pb - pa
-        se = math.sqrt(pa * (1 - pa) / sa.count + pb * (1 - pb) / sb.count)
+        se = math.sqrt(pa * (1 - pa) / sa.count + pb * (1 - pb) / sb.count)  # for the CI
+        pooled = (sa.correct + sb.correct) / (sa.count + sb.count)
+        test_se = math.sqrt(pooled * (1 - pooled) * (1 / sa.count + 1 / sb.count))
         metric = "accuracy"
     else:
         ma, mb = sa.abs_sum / sa.count, sb.abs_sum / sb.count
         va = max(0.0, sa.sq_sum / sa.count - ma * ma) * sa.count / (sa.count - 1)
         vb = max(0.0, sb.sq_sum / sb.count - mb * mb) * sb.count / (sb.count - 1)
         difference = mb - ma
-        se = math.sqrt(va / sa.count + vb / sb.count)
+        se = test_se = math.sqrt(va / sa.count + vb / sb.count)
         metric = "mae"
-    if se == 0:
-        p_value = 1.0 if difference == 0 else 0.0
-    else:
-        p_value = math.erfc(abs(difference / se) / math.sqrt(2))
+    # both arms all right (or all wrong) leaves nothing to test: no evidence of a difference
+    p_value = 1.0 if test_se == 0 else math.erfc(abs(difference / test_se) / math.sqrt(2))
     return Comparison(
         champion=a.variant,
         challenger=b.variant,
@@ -177,7 +180,9 @@ def compare(a: QualitySummary, b: QualitySummary, sums: dict[str, Sums]) -> Comp
         low=difference - Z95 * se,
         high=difference + Z95 * se,
         p_value=p_value,
-        significant=p_value < 0.05,
+        # a two-sided z-test at 5%, and only once each arm has MIN_LABELS labels: with
+        # fewer, the normal approximation says "significant" far too easily
+        significant=p_value < 0.05 and min(sa.count, sb.count) >= MIN_LABELS,
         labels=(sa.count, sb.count),
     )
 
@@ -192,6 +197,7 @@ def endpoint_quality(
 ) -> EndpointQuality:
     now = time.time() if now is None else now
     since = now - window
+    step = max(step, math.ceil(window / MAX_POINTS))
     buckets = max(1, math.ceil(window / step))
     start = math.floor(since / step) * step
     times = [float(start + i * step) for i in range(buckets + 1)]
@@ -321,17 +327,21 @@ def quality_figures(
 
     accuracy, baseline = weighted("accuracy"), weighted("baseline_accuracy")
     coverage = [s.label_coverage for s in summary if s.label_coverage is not None]
-    samples = session.execute(
-        select(
-            func.max(LearnerSampleRow.lag_seconds),
-            func.max(LearnerSampleRow.lag_events),
-            func.sum(LearnerSampleRow.drifts),
-        ).where(
-            LearnerSampleRow.endpoint_id == endpoint_id,
-            LearnerSampleRow.ts >= now - min(window_seconds, 60.0),
-            *([LearnerSampleRow.variant == variant] if variant else []),
+    lags = [
+        (
+            unlearned(session, endpoint_id, learner.cursor),
+            lag_seconds(session, endpoint_id, learner.cursor, now),
         )
-    ).one()
+        for learner in session.scalars(
+            select(LearnerRow)
+            .join(VariantRow, VariantRow.id == LearnerRow.variant_id)
+            .where(
+                LearnerRow.endpoint_id == endpoint_id,
+                LearnerRow.paused.is_(False),
+                *([VariantRow.name == variant] if variant else []),
+            )
+        )
+    ]  # from the stream and the cursors, so a learner that died still shows its lag
     drifts = session.scalar(
         select(func.sum(LearnerSampleRow.drifts)).where(
             LearnerSampleRow.endpoint_id == endpoint_id,
@@ -349,8 +359,8 @@ def quality_figures(
         "rmse": weighted("rmse"),
         "label_coverage": min(coverage) if coverage else None,
         "label_delay_seconds": weighted("label_delay_seconds"),
-        "learner_lag_seconds": float(samples[0]) if samples[0] is not None else None,
-        "learner_lag_events": float(samples[1]) if samples[1] is not None else None,
+        "learner_lag_seconds": max(seconds for _, seconds in lags) if lags else None,
+        "learner_lag_events": float(max(events for events, _ in lags)) if lags else None,
         "error_drifts": float(drifts or 0) if labels or drifts else None,
         "drifted_features": _drifted(session, endpoint_id, window_seconds, now),
         "labels": float(labels),

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -56,6 +57,26 @@ class StateStore:
         except OSError:  # the same state was written by another request first
             shutil.rmtree(staging, ignore_errors=True)
         return sha256
+
+    def collect(self, session: Session, keep_seconds: float) -> int:
+        """Delete published states no learner serves any more, once older than
+        `keep_seconds` (a replica may still be loading one). Checkpoints live on as model
+        versions in the artifact store. Answers how many were deleted."""
+        if not self.root.is_dir():
+            return 0
+        serving = set(session.scalars(select(LearnerRow.state_sha256)))
+        cutoff = time.time() - keep_seconds
+        deleted = 0
+        for folder in self.root.iterdir():
+            if folder.name in serving or folder.name.startswith(".staging-"):
+                continue
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder)
+                    deleted += 1
+            except OSError:
+                continue
+        return deleted
 
     def import_version(self, version: ModelVersionRow, model: ModelRow) -> str:
         """Copy a registered version's file in as a state (a rollback to a checkpoint)."""

@@ -35,6 +35,7 @@ class FeedbackRow(Base):
     __table_args__ = (
         UniqueConstraint("endpoint_id", "prediction_id"),
         Index("ix_feedback_endpoint_predicted", "endpoint_id", "predicted_at"),
+        Index("ix_feedback_endpoint_id", "endpoint_id", "id"),  # a learner reads in order
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

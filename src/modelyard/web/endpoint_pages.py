@@ -239,5 +239,5 @@ def endpoint_page(
 def _learners(request: Request, session: Session, row: service.EndpointRow) -> list[LearnerPublic]:
     """The learners of the endpoint's online variants; "learning" only where a process runs."""
     online: Online = request.app.state.online
-    alive = {i for i in list(online.fleet.processes) if online.fleet.alive(i)}
+    alive = online.fleet.alive_ids()
     return learners_of(session, row, alive)

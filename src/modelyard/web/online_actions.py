@@ -112,7 +112,7 @@ def checkpoint_submit(
 ) -> Response:
     def action() -> str:
         learner = learners.request_checkpoint(session, actor, slug, name, variant)
-        online.fleet.checkpoint_now(learner.id)
+        online.fleet.checkpoint_now(learner.id, actor)
         return "checkpointed"
 
     return _act(request, session, actor, serving, slug, name, action)

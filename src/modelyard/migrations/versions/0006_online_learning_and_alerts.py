@@ -2,7 +2,7 @@
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-11-29 10:15:22.238519
+Create Date: 2026-11-29 10:52:18.404246
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("endpoint_id", "prediction_id", name=op.f("uq_feedback_endpoint_id")),
     )
     with op.batch_alter_table("feedback", schema=None) as batch_op:
+        batch_op.create_index("ix_feedback_endpoint_id", ["endpoint_id", "id"], unique=False)
         batch_op.create_index(
             "ix_feedback_endpoint_predicted", ["endpoint_id", "predicted_at"], unique=False
         )
@@ -286,6 +287,7 @@ def downgrade() -> None:
     op.drop_table("learner_samples")
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.drop_index("ix_feedback_endpoint_predicted")
+        batch_op.drop_index("ix_feedback_endpoint_id")
 
     op.drop_table("feedback")
     op.drop_table("drift_references")
