@@ -11,6 +11,11 @@ A request holds one `{"prediction_id", "label"}` or a batch (a JSON array of the
 - a label that arrives more than `online_late_seconds` after its prediction is stored and
   scored but never learned from;
 - the answer (`accepted`, `duplicates`, `late`) is sent only once the labels are committed.
+
+Labels are committed in id order because one control-plane process writes them under one
+lock; learners read the stream in id order. Several control planes writing one database
+would need a per-endpoint sequence (or learners that read only rows older than a moment),
+or a label committed late behind a higher id could be skipped.
 """
 
 from __future__ import annotations
