@@ -5,6 +5,7 @@ replicas and the learner process would (see tests/client/test_online_sdk.py)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def test_feedback_errors_point_at_the_line(
     labels = write_labels(tmp_path / "labels.jsonl", [(known, 0), (known, 0), ("0" * 24, 1)])
     code, _, shown = cli("endpoints", "feedback", "churn", "-f", str(labels), "-p", "churn")
     assert code == 1
-    assert f"{labels} line 4: no prediction '{'0' * 24}' was logged" in shown  # line 3 is blank
+    # line 3 is blank; rich breaks a long path wherever the terminal ends, so spaces are out
+    wanted = f"{labels} line 4: no prediction '{'0' * 24}' was logged"
+    assert wanted.replace(" ", "") in shown.replace(" ", "")
     assert "(field: feedback[2].prediction_id)" in shown
     code, _, shown = cli("endpoints", "quality", "churn", "-p", "churn")
     assert "No labels" in shown  # the batch was refused whole
@@ -80,7 +83,7 @@ def test_feedback_errors_point_at_the_line(
     code, _, shown = cli(
         "endpoints", "feedback", "churn", "-f", str(tmp_path / "bad.jsonl"), "-p", "churn"
     )
-    assert code == 1 and "bad.jsonl line 2 is not JSON" in shown
+    assert code == 1 and "bad.jsonlline2isnotJSON" in shown.replace(" ", "")
     code, _, shown = cli(
         "endpoints", "feedback", "churn", "-f", str(labels), "--token", "mye_x", "-p", "churn"
     )
@@ -98,13 +101,14 @@ def test_learners_pause_resume_checkpoint_rollback(alice: Person, live_server: L
 
     code, _, shown = cli("endpoints", "learners", "churn", "-p", "churn")
     assert code == 0, shown
-    assert "base stopped 0/1 1 (0 s) — 0 —" in shown
+    # the lag in seconds is how long the unlearned label has waited: a moment
+    assert re.search(r"base stopped 0/1 1 \(\d+ s\) — 0 —", shown), shown
     assert "base serves churn-clf as registered; 0 learned, 0 scored" in shown
 
     code, _, shown = cli("endpoints", "learn", "pause", "churn", "base", "-p", "churn")
     assert code == 0 and "churn/churn base: learning paused (state stopped," in shown
     code, _, shown = cli("endpoints", "learners", "churn", "-p", "churn")
-    assert "base stopped 0/1 1 (0 s) — 0 — (paused)" in shown
+    assert re.search(r"base stopped 0/1 1 \(\d+ s\) — 0 — \(paused\)", shown), shown
     code, _, shown = cli("endpoints", "learn", "resume", "churn", "base", "-p", "churn")
     assert code == 0 and "learning resumed" in shown
     code, _, shown = cli("endpoints", "learners", "churn", "-p", "churn")
