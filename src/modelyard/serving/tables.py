@@ -149,7 +149,11 @@ class PredictionRow(Base):
     """One logged prediction (one record of a request), live or shadow."""
 
     __tablename__ = "predictions"
-    __table_args__ = (Index("ix_predictions_endpoint_at", "endpoint_id", "at"),)
+    __table_args__ = (
+        Index("ix_predictions_endpoint_at", "endpoint_id", "at"),
+        # a label's lookup: without it SQLite walks every prediction of the endpoint
+        Index("ix_predictions_endpoint_prediction", "endpoint_id", "prediction_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     # a shadow variant's answer to a request carries the live answer's id
