@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,7 @@ def log_predictions(endpoint: Endpoint, events: list[tuple[dict[str, float], boo
     ids: list[str] = []
     for start in range(0, len(events), 1000):
         ids += endpoint.predict([x for x, _ in events[start : start + 1000]])["prediction_ids"]
-        time.sleep(0.1)
+        time.sleep(0.15)  # replicas buffer ~20,000 logs between their once-a-second reports
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         answer = endpoint.client.post(
@@ -217,21 +218,26 @@ def bench_single(endpoint: Endpoint, ids: list[str], labels: list[bool]) -> floa
     return count / (time.perf_counter() - started)
 
 
-def bench_learner(endpoint: Endpoint, total: int) -> tuple[float, dict[str, Any]]:
-    """Resume the paused learner with `total` examples waiting; examples/s while catching up
-    (from its first publication that moved to the one that reached the stream's head)."""
-    start = endpoint.learner()["cursor"]
+def bench_learner(endpoint: Endpoint) -> tuple[float, dict[str, Any]]:
+    """Resume the paused learner with every label waiting; examples/s while it catches up,
+    between its publications (each stamps a cursor with its time; the last one, after it
+    reached the stream's head, is left out: it may include idle time)."""
     endpoint.plane.call("POST", f"{endpoint.base}/learners/online/resume")
-    first: tuple[float, int] | None = None
+    points: list[tuple[float, int]] = []
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         learner = endpoint.learner()
-        now = time.perf_counter()
-        if first is None and learner["cursor"] > start:
-            first = (now, learner["cursor"])
-        if first is not None and learner["cursor"] >= learner["head"]:
-            return (learner["cursor"] - first[1]) / max(1e-9, now - first[0]), learner
-        time.sleep(0.05)
+        stamp = learner["published_at"]
+        if stamp and (not points or learner["cursor"] != points[-1][1]):
+            at = datetime.fromisoformat(stamp).timestamp()
+            if learner["cursor"] >= learner["head"]:
+                busy = [p for p in points if p[1] < learner["head"]]
+                if len(busy) < 2:
+                    raise RuntimeError("too few publications: use more --labels")
+                (t0, c0), (t1, c1) = busy[0], busy[-1]
+                return (c1 - c0) / (t1 - t0), learner
+            points.append((at, learner["cursor"]))
+        time.sleep(0.02)
     raise RuntimeError("the learner did not catch up")
 
 
@@ -279,7 +285,7 @@ def bench_visibility(plane: Plane, trials: int = 5) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", help="metadata store URL (default: embedded SQLite)")
-    parser.add_argument("--labels", type=int, default=50_000)
+    parser.add_argument("--labels", type=int, default=100_000)
     parser.add_argument(
         "--score",
         choices=["prequential", "served"],
@@ -304,7 +310,7 @@ def main() -> None:
             labels = [y for _, y in events]
             ingest = bench_ingest(endpoint, ids, labels)
             single = bench_single(endpoint, ids, labels)
-            learner_rate, learner = bench_learner(endpoint, len(events))
+            learner_rate, learner = bench_learner(endpoint)
             direct = direct_rates(events)
             visibility = bench_visibility(plane)
         finally:
