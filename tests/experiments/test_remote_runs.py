@@ -213,7 +213,11 @@ def test_a_restart_fails_orphaned_runs_and_adopts_live_ones(
             time.sleep(0.1)
             db.commit()
         assert db.get_one(RunRow, live_id).status == "killed"
-        assert db.get_one(TokenRow, live_token, populate_existing=True).revoked_at is not None
+        # the token is revoked just after the run is marked ended (another commit)
+        while db.get_one(TokenRow, live_token, populate_existing=True).revoked_at is None:
+            assert time.monotonic() < deadline + 5, "the run's token was not revoked"
+            time.sleep(0.05)
+            db.commit()
     finally:
         executor.stop()
         if survivor.poll() is None:
