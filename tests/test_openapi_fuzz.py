@@ -33,7 +33,10 @@ from tests.conftest import Person
 # Examples per run: the full count on SQLite; PostgreSQL runs the same handlers again, so a
 # few examples per operation there catch what differs (types, constraints) at a third of the
 # time (the two legs were ~7 of the suite's worker-minutes).
-EXAMPLES = {"sqlite": 15, "postgresql": 5}
+EXAMPLES = {"sqlite": 10, "postgresql": 5}
+# The operations are fuzzed in shards, so pytest-xdist spreads them over its workers instead
+# of one worker running minutes of fuzzing at the end of the suite.
+SHARDS = 3
 FUZZ_SETTINGS = settings(
     max_examples=15,
     deadline=None,
@@ -94,7 +97,9 @@ def check_answer(client: TestClient, case: Case, headers: dict[str, str]) -> Non
         exc.add_note(f"query {request['params']!r}, body {body!r:.300}")
         raise
     answer = f"{request['method']} {response.request.url} -> {response.status_code}"
-    assert response.status_code < 500, f"{answer} {response.text[:500]}"
+    # a stopped endpoint answers 503 by design (the fuzzer may have created one)
+    stopped = response.status_code == 503 and response.request.url.path.startswith("/serve/")
+    assert response.status_code < 500 or stopped, f"{answer} {response.text[:500]}"
     if 400 <= response.status_code < 500:
         body = response.json()
         assert isinstance(body, dict) and set(body) == {"error"}, f"{answer} {body}"
@@ -163,15 +168,21 @@ def fuzz_operation(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("shard", range(SHARDS))
 def test_no_operation_answers_a_server_error(
-    app: FastAPI, seeded: Person, anonymous: TestClient, request: pytest.FixtureRequest
+    app: FastAPI,
+    seeded: Person,
+    anonymous: TestClient,
+    request: pytest.FixtureRequest,
+    shard: int,
 ) -> None:
     examples = EXAMPLES[request.node.callspec.params["database_url"]]
     schema = schemathesis.openapi.from_dict(app.openapi())
     headers = {"Authorization": f"Bearer {seeded.token}"}
     spared = own_token_id(seeded)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 20
+    every = sorted((result.ok() for result in schema.get_all_operations()), key=lambda op: op.label)
+    assert len(every) >= 20
+    operations = every[shard::SHARDS]
     failures = []
     for operation in operations:
         for mode, fixed in runs(operation):

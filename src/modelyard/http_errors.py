@@ -54,6 +54,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: _described("Conflicts with stored data"),
     422: _described("A field is invalid; `error.field` names it"),
 }
+# what the prediction routes may answer besides: a stopped endpoint, a body over the limit
+SERVING_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    413: _described("The body is over the configured size limit"),
+    503: _described("The endpoint is stopped (or its replicas are starting)"),
+}
 
 HtmlRenderer = Callable[[Request, ModelyardError], Response]
 MACHINE_PREFIXES = (

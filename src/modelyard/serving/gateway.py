@@ -13,10 +13,10 @@ from modelyard.errors import (
     PayloadTooLargeError,
     ServiceUnavailableError,
 )
-from modelyard.http_errors import ERROR_RESPONSES
+from modelyard.http_errors import SERVING_RESPONSES
 from modelyard.serving.runtime import Serving, ServingDep
 
-router = APIRouter(tags=["serving"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["serving"], responses=SERVING_RESPONSES)
 FORWARDED_HEADERS = ("content-type", "authorization", "x-api-key", "accept")
 
 
