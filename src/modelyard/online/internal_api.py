@@ -164,6 +164,7 @@ def _accept(
         session, online.states, learner, header, state, base_meta(model, version)
     )
     if state:
-        online.serving.changed()  # replicas fetch the spec naming the new state at once
+        # replicas fetch the spec naming the new state at their next poll
+        online.serving.spec_changed(learner.endpoint_id)
     online.fleet.after_publication(learner_id)
     return generation

@@ -72,6 +72,12 @@ class Serving:
             self._routes.clear()
         self.supervisor.wake()
 
+    def spec_changed(self, endpoint_id: int) -> None:
+        """Only what one endpoint's replicas serve changed (a learner published a state):
+        its cached spec goes; routes, pools and the other endpoints' specs stay."""
+        with self._lock:
+            self._specs.pop(endpoint_id, None)
+
     def spec(self, session: Session, endpoint_id: int) -> EndpointSpec:
         now = time.monotonic()
         cached = self._specs.get(endpoint_id)
