@@ -29,6 +29,7 @@ from modelyard.web import (
     online_actions,
     project_pages,
     run_pages,
+    start_pages,
 )
 from modelyard.web.templating import make_templates, render
 
@@ -54,6 +55,7 @@ def mount_portal(app: FastAPI) -> None:
     pages = (
         auth_pages,
         project_pages,
+        start_pages,
         code_pages,
         account_pages,
         admin_pages,
