@@ -1,4 +1,4 @@
-"""`modelyard init`, `modelyard push` and the git credential helper behind them."""
+"""`modelyard init`, `modelyard clone`, `modelyard push` and the git credential helper behind them."""
 
 from __future__ import annotations
 
@@ -108,6 +108,49 @@ def init(
         _git(folder, "push", "--quiet", "-u", "origin", "main")
     console.print(f"Created [bold]{name}[/bold] from {template} in {folder}")
     console.print(f'Next: cd {folder} && python train.py, then `modelyard push -m "..."`')
+
+
+def clone(
+    name: Annotated[str, typer.Argument(help="project slug, e.g. churn")],
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="where to clone it (default: ./NAME)")
+    ] = None,
+) -> None:
+    """Clone a project's repository with your modelyard login: no password to type or store.
+
+    Example: `modelyard clone churn && cd churn`
+    """
+    folder = (directory or Path(name)).resolve()
+    if folder.exists() and any(folder.iterdir()):
+        console.print(f"[red]{folder} is not empty[/red]; choose another --dir")
+        raise typer.Exit(1)
+    try:
+        with connect() as client:
+            refs = client.code.refs(name)
+            me = client.me()
+            server = client.url
+    except ModelyardError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    helper = f"!{sys.executable} -m modelyard git-credential"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with console.status(f"Cloning {name}…"):
+        _git(
+            folder.parent,
+            "-c",
+            f"credential.{server}.helper={helper}",
+            "clone",
+            "--quiet",
+            f"{server}/git/{name}.git",
+            str(folder),
+        )
+    _use_modelyard_credentials(folder, server)
+    if not _has_identity(folder):  # commits carry your modelyard name, not "unknown"
+        _git(folder, "config", "user.name", me.get("display_name") or me["username"])
+        _git(folder, "config", "user.email", f"{me['username']}@modelyard")
+    what = "an empty repository" if refs["empty"] else f"branch {refs['default_branch']}"
+    console.print(f"Cloned [bold]{name}[/bold] ({what}) into {folder}")
+    console.print('Next: edit, then `modelyard push -m "what you changed"`')
 
 
 def push(

@@ -8,14 +8,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from modelyard.client import connect
-from modelyard.errors import ModelyardError
+from modelyard.cli.endpoint_views import resolve_project
+from modelyard.client import Client, connect
+from modelyard.errors import InvalidInputError, ModelyardError, NotFoundError
 
 app = typer.Typer(
     help="The model registry: list models and versions, move aliases.", no_args_is_help=True
 )
 console = Console()
-Project = Annotated[str, typer.Option("--project", "-p", help="the project's slug")]
+Project = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        "-p",
+        help="the project's slug (default: $MODELYARD_PROJECT, or ./modelyard.yaml's project)",
+    ),
+]
 
 
 def _fail(exc: ModelyardError) -> typer.Exit:
@@ -25,9 +33,10 @@ def _fail(exc: ModelyardError) -> typer.Exit:
 
 
 @app.command("list")
-def list_models(project: Project) -> None:
+def list_models(project: Project = None) -> None:
     """The project's models. Example: `modelyard models list -p churn`"""
     try:
+        project = resolve_project(project)
         with connect() as client:
             items = client.models.list(project)
     except ModelyardError as exc:
@@ -51,9 +60,10 @@ def list_models(project: Project) -> None:
 
 
 @app.command("versions")
-def versions(name: str, project: Project) -> None:
+def versions(name: str, project: Project = None) -> None:
     """A model's versions, newest first. Example: `modelyard models versions churn-clf -p churn`"""
     try:
+        project = resolve_project(project)
         with connect() as client:
             items = client.models.versions(project, name)
     except ModelyardError as exc:
@@ -80,13 +90,37 @@ def versions(name: str, project: Project) -> None:
 def alias(
     name: str,
     alias_name: Annotated[str, typer.Argument(metavar="ALIAS", help="champion, challenger, …")],
-    version: Annotated[int, typer.Argument(help="the version the alias should point to")],
-    project: Project,
+    version: Annotated[
+        str,
+        typer.Argument(
+            metavar="VERSION", help="a version number, or another alias to copy (e.g. candidate)"
+        ),
+    ],
+    project: Project = None,
 ) -> None:
-    """Point an alias at a version (audited). Example: `modelyard models alias churn-clf champion 3 -p churn`"""
+    """Point an alias at a version (audited).
+
+    Examples: `modelyard models alias churn-clf champion 3 -p churn`;
+    `modelyard models alias churn-clf champion candidate` (promote what `candidate` points at)
+    """
     try:
+        project = resolve_project(project)
         with connect() as client:
-            moved = client.models.set_alias(project, name, alias_name, version)
+            number = _version_number(client, project, name, version)
+            moved = client.models.set_alias(project, name, alias_name, number)
     except ModelyardError as exc:
         raise _fail(exc) from None
     console.print(f"{name}@{alias_name} → version {moved.version}")
+
+
+def _version_number(client: Client, project: str, name: str, given: str) -> int:
+    """`3`, `v3`, or the version another alias of the model points at now."""
+    text = given.strip().removeprefix("v")
+    if text.isdigit():
+        return int(text)
+    if not given.strip():
+        raise InvalidInputError("give a version number or an alias", field="version")
+    for v in client.models.versions(project, name):
+        if given.strip() in v.aliases:
+            return int(v.version)
+    raise NotFoundError(f"{name} has no version number {given!r} nor an alias of that name")

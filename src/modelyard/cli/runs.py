@@ -127,11 +127,15 @@ def _report(run: dict[str, Any]) -> int:
 
 @app.command("list")
 def list_runs(
-    project: Annotated[str, typer.Option("--project", "-p", help="project slug")],
+    project: Annotated[
+        str | None,
+        typer.Option("--project", "-p", help="project slug (default: from ./modelyard.yaml)"),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
 ) -> None:
     """The project's newest runs. Example: `modelyard runs list --project churn`"""
     try:
+        project = project or _project_from_folder()
         with connect() as client:
             page = client.runs.list(project, limit=limit)
     except ModelyardError as exc:

@@ -83,6 +83,9 @@ def main() -> None:
     parser.add_argument(
         "--no-register", action="store_true", help="record the run, but do not register the model"
     )
+    parser.add_argument(
+        "--alias", help="also point this alias (e.g. candidate) at the registered version"
+    )
     options = parser.parse_args()
 
     with tracked_run({"learning_rate": options.learning_rate}) as run:
@@ -127,6 +130,12 @@ def main() -> None:
         if run is not None and not options.no_register:
             version = run.log_model(model, MODEL_NAME, input_example=first_x)
             print(f"registered {MODEL_NAME} version {version.version} (run {run.id}: {run.url})")
+            if options.alias:
+                import modelyard
+
+                client = modelyard.connect()
+                client.models.set_alias(PROJECT, MODEL_NAME, options.alias, version.version)
+                print(f"{MODEL_NAME}@{options.alias} now points at version {version.version}")
 
 
 if __name__ == "__main__":
