@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,3 +82,33 @@ def test_init_refuses_a_project_that_already_has_code(
     )
     assert unknown.exit_code == 1 and "field: template" in unknown.output
     assert alice.client.get("/api/v1/projects/other").status_code == 404
+
+
+def test_clone_uses_the_saved_login_and_commits_under_the_users_name(
+    live_server: LiveServer, people: Callable[..., Person], tmp_path: Path
+) -> None:
+    """A new hire clones a teammate's project: no password asked or written to disk, and
+    commits made in the clone carry their modelyard name although git knows no identity."""
+    alice, bob = people("alice"), people("bob")
+    runner.invoke(app, ["login", live_server.url, "--token", alice.token])
+    assert runner.invoke(app, ["init", "churn", "--dir", str(tmp_path / "a")]).exit_code == 0
+    made = alice.client.put("/api/v1/projects/churn/members/bob", json={"role": "editor"})
+    assert made.status_code == 200, made.text
+    runner.invoke(app, ["login", live_server.url, "--token", bob.token])
+    folder = tmp_path / "b" / "churn"
+    cloned = runner.invoke(app, ["clone", "churn", "--dir", str(folder)])
+    assert cloned.exit_code == 0, cloned.output
+    assert "branch main" in cloned.output and (folder / "train.py").is_file()
+    assert bob.token not in (folder / ".git" / "config").read_text()
+    (folder / "IDEAS.md").write_text("try a tree\n")
+    for command in (["add", "IDEAS.md"], ["commit", "-qm", "An idea"], ["push", "-q"]):
+        # plain git (no identity in the environment), through the credential helper
+        done = subprocess.run(["git", *command], cwd=folder, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    head = bob.client.get("/api/v1/projects/churn/code/commits").json()["items"][0]
+    assert (head["subject"], head["email"]) == ("An idea", "bob@modelyard")
+
+    again = runner.invoke(app, ["clone", "churn", "--dir", str(folder)])
+    assert again.exit_code == 1 and "not empty" in again.output
+    stranger = runner.invoke(app, ["clone", "nope", "--dir", str(tmp_path / "c")])
+    assert stranger.exit_code == 1 and "error:" in stranger.output

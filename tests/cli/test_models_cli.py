@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -51,3 +52,26 @@ def test_errors_are_one_line_with_the_field(alice: Person) -> None:
     assert missing.exit_code == 1
     assert "error:" in missing.output and "version" in missing.output
     assert "Traceback" not in missing.output
+
+
+def test_promote_by_alias_in_the_project_folder(
+    alice: Person, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a clone (modelyard.yaml names the project) no -p is needed, and champion can be
+    pointed at whatever candidate points at, without copying a version number."""
+    (tmp_path / "modelyard.yaml").write_text("project: churn\nmodel: churn-clf\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MODELYARD_PROJECT", raising=False)
+    assert runner.invoke(app, ["models", "alias", "churn-clf", "candidate", "v2"]).exit_code == 0
+    promoted = runner.invoke(app, ["models", "alias", "churn-clf", "champion", "candidate"])
+    assert promoted.exit_code == 0, promoted.output
+    assert "churn-clf@champion → version 2" in flat(promoted.output)
+    aliases = alice.client.get("/api/v1/projects/churn/models/churn-clf/versions").json()
+    assert {a: v["version"] for v in aliases["items"] for a in v["aliases"]} == {
+        "candidate": 2,
+        "champion": 2,
+    }
+    unknown = runner.invoke(app, ["models", "alias", "churn-clf", "champion", "nightly"])
+    assert unknown.exit_code == 1 and "nightly" in unknown.output
+    listed = runner.invoke(app, ["models", "versions", "churn-clf"])
+    assert listed.exit_code == 0 and "v2 candidate, champion" in flat(listed.output)
