@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from scipy.stats import norm  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session
 
-from modelyard.online.quality import quality_figures
+from modelyard.online.quality import newcombe, quality_figures
 from tests.conftest import Person
 from tests.online.test_feedback_api import endpoint_key, log_prediction, make_endpoint
 from tests.serving import fleet
@@ -86,18 +86,17 @@ def test_classification_quality_matches_the_hand_count(
         assert summary[variant]["label_delay_seconds"] == pytest.approx(10, abs=3)
 
     # the A/B read-out: b minus a; the two-proportion z-test pools the arms, the 95%
-    # interval does not; too few labels to call anything significant
+    # interval (Newcombe's, from two Wilson intervals) does not; too few labels to call
+    # anything significant
     [comparison] = quality["comparisons"]
-    pa, pb = 3 / 6, 1 / 4
-    se = math.sqrt(pa * (1 - pa) / 6 + pb * (1 - pb) / 4)
     pooled = 4 / 10
     test_se = math.sqrt(pooled * (1 - pooled) * (1 / 6 + 1 / 4))
     assert (comparison["champion"], comparison["challenger"]) == ("a", "b")
     assert comparison["metric"] == "accuracy" and comparison["labels"] == [6, 4]
     assert comparison["difference"] == pytest.approx(-0.25)
     assert comparison["p_value"] == pytest.approx(2 * norm.sf(0.25 / test_se), rel=1e-9)
-    assert comparison["low"] == pytest.approx(-0.25 - norm.ppf(0.975) * se, rel=1e-6)
-    assert comparison["high"] == pytest.approx(-0.25 + norm.ppf(0.975) * se, rel=1e-6)
+    assert (comparison["low"], comparison["high"]) == pytest.approx(newcombe(3, 6, 1, 4))
+    assert -1 <= comparison["low"] < -0.25 < comparison["high"] <= 1
     assert comparison["significant"] is False
     # every label is in one step of the series
     series = {s["variant"]: s for s in quality["series"]}
@@ -160,3 +159,13 @@ def test_regression_errors_the_running_mean_baseline_and_integer_classes(
     assert figures["mae"] == pytest.approx(sum(errors) / 3)
     assert figures["rmse"] == pytest.approx(math.sqrt(sum(e * e for e in errors) / 3))
     assert figures["accuracy"] is None
+
+
+def test_newcombe_interval_matches_the_published_example() -> None:
+    """Newcombe (1998), Statistics in Medicine 17:873, table II: 56/70 vs 48/80, method 10
+    gives 0.0524 to 0.3339 for 56/70 - 48/80; and an arm with every label right keeps a
+    real width (the Wald interval would be 0 wide there)."""
+    low, high = newcombe(48, 80, 56, 70)
+    assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
+    all_right = newcombe(600, 800, 9, 9)
+    assert all_right[1] - all_right[0] > 0.3

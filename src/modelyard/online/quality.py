@@ -151,15 +151,39 @@ def summaries(
     return out
 
 
+def wilson(successes: int, n: int) -> tuple[float, float]:
+    """Wilson's 95% score interval for a proportion: never zero-width, unlike p ± z·se."""
+    p, z2 = successes / n, Z95 * Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return centre - half, centre + half
+
+
+def newcombe(ca: int, na: int, cb: int, nb: int) -> tuple[float, float]:
+    """95% interval of pb - pa by Newcombe's hybrid score method (1998, method 10).
+
+    The plain Wald interval collapses when an arm is all right or all wrong (9 of 9 gives a
+    zero-width interval); this one stays honest with few labels."""
+    pa, pb = ca / na, cb / nb
+    la, ua = wilson(ca, na)
+    lb, ub = wilson(cb, nb)
+    difference = pb - pa
+    return (
+        difference - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2),
+        difference + math.sqrt((ub - pb) ** 2 + (pa - la) ** 2),
+    )
+
+
 def compare(a: QualitySummary, b: QualitySummary, sums: dict[str, Sums]) -> Comparison | None:
-    """`b` minus `a`: a two-proportion z-test on accuracy, or Welch's test on absolute error."""
+    """`b` minus `a`: a two-proportion z-test on accuracy (Newcombe's interval), or Welch's
+    test on absolute error."""
     sa, sb = sums.get(a.variant), sums.get(b.variant)
     if sa is None or sb is None or sa.count < 2 or sb.count < 2 or sa.task != sb.task:
         return None
     if sa.task == CLASSIFICATION:
         pa, pb = sa.correct / sa.count, sb.correct / sb.count
         difference = pb - pa
-        se = math.sqrt(pa * (1 - pa) / sa.count + pb * (1 - pb) / sb.count)  # for the CI
+        low, high = newcombe(sa.correct, sa.count, sb.correct, sb.count)
         pooled = (sa.correct + sb.correct) / (sa.count + sb.count)
         test_se = math.sqrt(pooled * (1 - pooled) * (1 / sa.count + 1 / sb.count))
         metric = "accuracy"
@@ -168,7 +192,8 @@ def compare(a: QualitySummary, b: QualitySummary, sums: dict[str, Sums]) -> Comp
         va = max(0.0, sa.sq_sum / sa.count - ma * ma) * sa.count / (sa.count - 1)
         vb = max(0.0, sb.sq_sum / sb.count - mb * mb) * sb.count / (sb.count - 1)
         difference = mb - ma
-        se = test_se = math.sqrt(va / sa.count + vb / sb.count)
+        test_se = math.sqrt(va / sa.count + vb / sb.count)
+        low, high = difference - Z95 * test_se, difference + Z95 * test_se
         metric = "mae"
     # both arms all right (or all wrong) leaves nothing to test: no evidence of a difference
     p_value = 1.0 if test_se == 0 else math.erfc(abs(difference / test_se) / math.sqrt(2))
@@ -177,8 +202,8 @@ def compare(a: QualitySummary, b: QualitySummary, sums: dict[str, Sums]) -> Comp
         challenger=b.variant,
         metric=metric,
         difference=difference,
-        low=difference - Z95 * se,
-        high=difference + Z95 * se,
+        low=low,
+        high=high,
         p_value=p_value,
         # a two-sided z-test at 5%, and only once each arm has MIN_LABELS labels: with
         # fewer, the normal approximation says "significant" far too easily
