@@ -16,7 +16,7 @@ from modelyard.serving.service import get_endpoint
 from modelyard.serving.spec import key_hash
 from modelyard.serving.tables import EndpointKeyRow
 
-KEY_PREFIX = "mye_"  # tells an endpoint key from a user's API token (myt_) at a glance
+KEY_PREFIX = "mye_"  # tells an endpoint key from a user's API token (myd_) at a glance
 
 
 def create_key(
