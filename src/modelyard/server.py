@@ -47,6 +47,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # httpx logs each request at INFO: the demo's traffic alone would fill the terminal
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     if not settings.serving_control_url:
         # replicas report to the address this process really listens on

@@ -248,17 +248,23 @@ def server(up_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[Block, Shel
     log = tmp_path / "make-up.log"
     process = shell.start(first, up_env, log)
     try:
-        wait_healthy(f"http://127.0.0.1:{up_env['PORT']}", process, timeout=180)
+        try:
+            wait_healthy(f"http://127.0.0.1:{up_env['PORT']}", process, timeout=180)
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}\n{log.read_text()}") from None
         yield first, shell
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             raise AssertionError(f"make up did not stop on Ctrl-C:\n{log.read_text()}") from None
-    assert "Traceback" not in log.read_text(), log.read_text()
+    printed = log.read_text()
+    assert "Traceback" not in printed, printed
+    assert "HTTP Request:" not in printed, "the terminal is for the server's own news"
 
 
 def test_the_tutorial_as_written(

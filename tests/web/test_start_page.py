@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from modelyard.accounts.tables import UserRow
 from modelyard.db import utcnow
+from modelyard.experiments.service import lower_is_better
 from modelyard.monitoring.tables import AlertRow
 from modelyard.projects.tables import MembershipRow, ProjectRow
 from modelyard.serving.tables import EndpointRow
-from modelyard.web.start_pages import lower_is_better
 from tests.code.conftest import seed_repo
 from tests.conftest import Person
 from tests.web.test_code_pages import Element, Page, get

@@ -13,7 +13,7 @@ from modelyard.accounts import audit
 from modelyard.accounts.actors import Actor
 from modelyard.code import browse, search
 from modelyard.code.gitcmd import export_commit, resolve_commit, run_git
-from modelyard.code.repos import DEFAULT_BRANCH
+from modelyard.code.repos import DEFAULT_BRANCH as DEFAULT_BRANCH  # the branch pages open on
 from modelyard.code.repos import RepoStore as RepoStore  # other capabilities pass it back in
 from modelyard.code.schemas import (
     CodeRefPublic,

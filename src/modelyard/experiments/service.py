@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -247,3 +248,64 @@ def latest_values(session: Session, run_id: int) -> dict[str, float | None]:
 
 def has_logs(session: Session, run_id: int) -> bool:
     return session.get(RunLogRow, run_id) is not None
+
+
+LOWER_IS_BETTER = ("loss", "error", "mae", "rmse", "mse")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of the metric is the better one, read from its name."""
+    return any(word in metric.lower() for word in LOWER_IS_BETTER)
+
+
+@dataclass(frozen=True)
+class BestRuns:
+    metric: str | None  # the metric most finished runs log; None when none logs one
+    lower_is_better: bool
+    runs: list[tuple[RunPublic, float]]
+    run_count: int  # every run of the project, finished or not
+
+
+def best_runs(session: Session, project_id: int, limit: int = 5) -> BestRuns:
+    """The finished runs that did best on the metric most finished runs log (ties: newest)."""
+    run_count = (
+        session.scalar(select(func.count(RunRow.id)).where(RunRow.project_id == project_id)) or 0
+    )
+    finished = select(RunRow.id).where(RunRow.project_id == project_id, RunRow.status == "finished")
+    counts = session.execute(
+        select(LatestMetricRow.key, func.count())
+        .where(LatestMetricRow.run_id.in_(finished), LatestMetricRow.value.is_not(None))
+        .group_by(LatestMetricRow.key)
+    ).all()
+    if not counts:
+        return BestRuns(None, False, [], run_count)
+    metric = min(counts, key=lambda pair: (-pair[1], pair[0]))[0]
+    lower = lower_is_better(metric)
+    rows = session.execute(
+        select(RunRow, LatestMetricRow.value)
+        .join(LatestMetricRow, LatestMetricRow.run_id == RunRow.id)
+        .where(
+            RunRow.id.in_(finished),
+            LatestMetricRow.key == metric,
+            LatestMetricRow.value.is_not(None),
+        )
+        .order_by(
+            LatestMetricRow.value.asc() if lower else LatestMetricRow.value.desc(),
+            RunRow.id.desc(),
+        )
+        .limit(limit)
+    ).all()
+    described = describe(session, [run for run, _ in rows])
+    values = [value for _, value in rows if value is not None]  # NULL (NaN) filtered above
+    return BestRuns(metric, lower, list(zip(described, values, strict=True)), run_count)
+
+
+def newest_run_names(session: Session, project_id: int, limit: int) -> dict[int, str]:
+    """The project's newest runs, id → name, newest first."""
+    rows = session.execute(
+        select(RunRow.id, RunRow.name)
+        .where(RunRow.project_id == project_id)
+        .order_by(RunRow.id.desc())
+        .limit(limit)
+    ).all()
+    return {run_id: name for run_id, name in rows}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -239,3 +240,12 @@ def describe(session: Session, actor: Actor, projects: Sequence[ProjectRow]) -> 
             )
         )
     return described
+
+
+def member_since(session: Session, actor: Actor, project_id: int) -> datetime | None:
+    """When the actor became a member of the project (None: not a member)."""
+    return session.scalar(
+        select(MembershipRow.created_at).where(
+            MembershipRow.project_id == project_id, MembershipRow.user_id == actor.id
+        )
+    )

@@ -10,7 +10,6 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -18,18 +17,15 @@ from modelyard.accounts.actors import Actor
 from modelyard.accounts.deps import SessionDep
 from modelyard.code import service as code_service
 from modelyard.code.deps import RepoStoreDep
-from modelyard.code.repos import DEFAULT_BRANCH, RepoStore
 from modelyard.code.schemas import CommitPublic, RefsPublic
+from modelyard.code.service import DEFAULT_BRANCH, RepoStore
 from modelyard.data import service as data_service
 from modelyard.data.schemas import DatasetPublic
 from modelyard.db import utcnow
 from modelyard.errors import NotFoundError
 from modelyard.experiments import service as run_service
-from modelyard.experiments.schemas import RunPublic
-from modelyard.experiments.tables import LatestMetricRow, RunRow
 from modelyard.projects import service as project_service
 from modelyard.projects.schemas import ProjectPublic
-from modelyard.projects.tables import MembershipRow
 from modelyard.registry import service as registry_service
 from modelyard.registry.schemas import ModelPublic
 from modelyard.serving.views import ReplicasOf
@@ -46,7 +42,6 @@ RUNS_PER_DATASET = 3
 MAX_ENDPOINTS = 50
 # Which runs read a dataset is looked up among this many of the newest runs: a tour, not an audit.
 LINEAGE_RUNS = 1000
-LOWER_IS_BETTER = ("loss", "error", "mae", "rmse", "mse")
 README_NAMES = ("README.md", "README.markdown", "README.txt", "README")
 
 
@@ -84,80 +79,24 @@ class DatasetUse:
 
 
 @dataclass(frozen=True)
-class BestRuns:
-    metric: str | None
-    lower_is_better: bool
-    runs: list[tuple[RunPublic, float]]
-    run_count: int
-
-
-@dataclass(frozen=True)
 class Tour:
     project: ProjectPublic
     code: Code
     datasets: list[DatasetUse]
-    best: BestRuns
+    best: run_service.BestRuns
     models: list[ModelPublic]
     endpoints: list[EndpointLine]
 
 
 def joined_recently(session: Session, actor: Actor, project_id: int) -> bool:
     """Whether the actor became a member of the project in the last NEW_MEMBER_DAYS days."""
-    joined = session.scalar(
-        select(MembershipRow.created_at).where(
-            MembershipRow.project_id == project_id, MembershipRow.user_id == actor.id
-        )
-    )
+    joined = project_service.member_since(session, actor, project_id)
     return joined is not None and joined >= utcnow() - timedelta(days=NEW_MEMBER_DAYS)
-
-
-def lower_is_better(metric: str) -> bool:
-    return any(word in metric.lower() for word in LOWER_IS_BETTER)
-
-
-def best_runs(session: Session, project_id: int) -> BestRuns:
-    """The finished runs that did best on the metric most finished runs log."""
-    run_count = (
-        session.scalar(select(func.count(RunRow.id)).where(RunRow.project_id == project_id)) or 0
-    )
-    finished = select(RunRow.id).where(RunRow.project_id == project_id, RunRow.status == "finished")
-    counts = session.execute(
-        select(LatestMetricRow.key, func.count())
-        .where(LatestMetricRow.run_id.in_(finished), LatestMetricRow.value.is_not(None))
-        .group_by(LatestMetricRow.key)
-    ).all()
-    if not counts:
-        return BestRuns(None, False, [], run_count)
-    metric = min(counts, key=lambda pair: (-pair[1], pair[0]))[0]
-    lower = lower_is_better(metric)
-    rows = session.execute(
-        select(RunRow, LatestMetricRow.value)
-        .join(LatestMetricRow, LatestMetricRow.run_id == RunRow.id)
-        .where(
-            RunRow.id.in_(finished),
-            LatestMetricRow.key == metric,
-            LatestMetricRow.value.is_not(None),
-        )
-        .order_by(
-            LatestMetricRow.value.asc() if lower else LatestMetricRow.value.desc(),
-            RunRow.id.desc(),
-        )
-        .limit(BEST_RUNS)
-    ).all()
-    described = run_service.describe(session, [run for run, _ in rows])
-    values = [value for _, value in rows if value is not None]  # NULL (NaN) filtered above
-    return BestRuns(metric, lower, list(zip(described, values, strict=True)), run_count)
 
 
 def datasets_of(session: Session, actor: Actor, project_id: int, slug: str) -> list[DatasetUse]:
     """Datasets granted to the project, then others its runs read, with the runs that read each."""
-    newest = session.execute(
-        select(RunRow.id, RunRow.name)
-        .where(RunRow.project_id == project_id)
-        .order_by(RunRow.id.desc())
-        .limit(LINEAGE_RUNS)
-    ).all()
-    names = dict(newest)
+    names = run_service.newest_run_names(session, project_id, LINEAGE_RUNS)
     readers: dict[str, list[int]] = {}
     for run_id, inputs in data_service.inputs_of_runs(session, list(names)).items():
         for used in inputs:
@@ -250,7 +189,7 @@ def gather_tour(
         project=project_service.describe(session, actor, [project])[0],
         code=code_of(session, actor, store, slug, base_url),
         datasets=datasets_of(session, actor, project.id, slug),
-        best=best_runs(session, project.id),
+        best=run_service.best_runs(session, project.id, BEST_RUNS),
         models=registry_service.list_models(session, actor, slug),
         endpoints=recent_endpoints(session, [project], replicas_of, base_url, MAX_ENDPOINTS),
     )
