@@ -53,7 +53,7 @@ def test_deploy_next_to_traffic_then_split_and_roll_back(team: tuple[Person, Per
     code, _, shown = cli("deploy", "churn-clf@challenger", "--endpoint", "churn", "-p", "churn")
     assert code == 0, shown
     assert "Added challenger (churn-clf@challenger) with weight 0" in shown
-    assert "modelyard endpoints split churn -p churn base=… challenger=10" in shown
+    assert "modelyard endpoints split churn -p churn base=90 challenger=10" in shown
 
     code, _, shown = cli("endpoints", "split", "churn", "base=90", "challenger=10", "-p", "churn")
     assert code == 0, shown

@@ -160,7 +160,8 @@ def check_deploy(journey: Journey, output: str) -> None:
     shares = {name: v["share"] for name, v in variants.items()}
     assert shares == {"champion": 0.9, "challenger": 0.0, "nico": 0.1}, shares
     assert variants["nico"]["version"] == journey.aliases()["candidate"]
-    assert "nico" in output, output
+    # the hint after deploying is a command to copy: 10% for nico, the rest in proportion
+    assert "split churn -p churn champion=81 challenger=9 nico=10" in output, output
 
 
 def check_key(journey: Journey, output: str) -> None:

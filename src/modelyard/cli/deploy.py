@@ -119,11 +119,11 @@ def _report(deployed: Deployed) -> None:
             "never returned."
         )
     elif new.weight == 0:
-        others = " ".join(f"{escape(v)}=…" for v in endpoint.weights if v != new.name)
         console.print(
-            f"Added {what} with weight 0: it gets no traffic until you split, e.g.\n"
+            f"Added {what} with weight 0: it gets no traffic until you split. To give it 10% "
+            "and keep the others' proportions:\n"
             f"  modelyard endpoints split {escape(endpoint.name)} -p {escape(endpoint.project)} "
-            f"{others} {escape(new.name)}=10"
+            f"{escape(ten_percent_split(endpoint, new.name))}"
         )
     elif endpoint.state == "stopped":
         console.print(
@@ -139,3 +139,13 @@ def _report(deployed: Deployed) -> None:
             f"{escape(endpoint.name)} is {endpoint.status}: follow it with "
             f"`modelyard endpoints status {escape(endpoint.name)} -p {escape(endpoint.project)}`"
         )
+
+
+def ten_percent_split(endpoint: Endpoint, name: str) -> str:
+    """`champion=81 challenger=9 nico=10`: the live variants' shares scaled to 90, plus 10."""
+    parts = [
+        f"{v.name}={round(v.share * 90, 1):g}"
+        for v in endpoint.variants
+        if v.mode == "live" and v.name != name and v.share > 0
+    ]
+    return " ".join([*parts, f"{name}=10"])
