@@ -70,6 +70,31 @@ def test_deploy_next_to_traffic_then_split_and_roll_back(team: tuple[Person, Per
     assert "last minute: no requests" in shown
 
 
+def test_remove_a_variant_asks_first_and_keeps_the_last_one_with_traffic(
+    team: tuple[Person, Person],
+) -> None:
+    alice, _ = team
+    assert cli("deploy", "churn-clf@challenger", "--endpoint", "churn", "-p", "churn")[0] == 0
+    code, _, shown = cli(
+        "endpoints", "remove-variant", "churn", "challenger", "-p", "churn", input="n\n"
+    )
+    assert code == 1 and "Remove variant challenger from churn/churn?" in shown
+    assert {v["name"] for v in alice.client.get(f"{BASE}/churn").json()["variants"]} == {
+        "base",
+        "challenger",
+    }
+    code, _, shown = cli("endpoints", "remove-variant", "churn", "challenger", "-p", "churn", "-y")
+    assert code == 0 and "Removed challenger from churn/churn" in shown, shown
+    assert "base ██████████ 100% (weight 100)" in shown
+    assert [v["name"] for v in alice.client.get(f"{BASE}/churn").json()["variants"]] == ["base"]
+
+    assert alice.client.post(f"{BASE}/churn/start").status_code == 200
+    code, _, shown = cli("endpoints", "remove-variant", "churn", "base", "-p", "churn", "-y")
+    assert code == 1 and "error:" in shown and "Traceback" not in shown, shown
+    code, _, shown = cli("endpoints", "remove-variant", "churn", "nope", "-p", "churn", "-y")
+    assert code == 1 and "error:" in shown, shown
+
+
 def test_split_syntax_is_checked_before_anything_is_sent() -> None:
     assert parse_weights(["a=90", "b-2=10.5"]) == {"a": 90, "b-2": 10.5}
     for args, message in [

@@ -1,4 +1,5 @@
-"""`modelyard endpoints`: list, watch, start, stop, split traffic, roll back, call."""
+"""`modelyard endpoints`: list, watch, start, stop, split traffic, remove a variant, roll back,
+call."""
 
 from __future__ import annotations
 
@@ -173,6 +174,31 @@ def split(
     except ModelyardError as exc:
         raise fail(exc) from None
     console.print(f"Traffic of {escape(slug)}/{escape(name)}:")
+    _show_split(endpoint)
+
+
+@app.command("remove-variant")
+def remove_variant(
+    name: Name,
+    variant: Annotated[str, typer.Argument(help="the variant to take off the endpoint")],
+    project: Project = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
+) -> None:
+    """Take a variant off the endpoint: replicas unload it within a second, and its share goes
+    to the others in proportion. A running endpoint keeps at least one live variant with
+    traffic, so its last one cannot be removed.
+
+    Example: `modelyard endpoints remove-variant churn challenger`
+    """
+    try:
+        slug = resolve_project(project)
+        if not yes and not typer.confirm(f"Remove variant {variant} from {slug}/{name}?", err=True):
+            raise typer.Exit(1)
+        with connect() as client:
+            endpoint = client.endpoints.remove_variant(slug, name, variant)
+    except ModelyardError as exc:
+        raise fail(exc) from None
+    console.print(f"Removed {escape(variant)} from {escape(slug)}/{escape(name)}. Traffic:")
     _show_split(endpoint)
 
 
