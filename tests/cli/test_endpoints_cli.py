@@ -227,3 +227,13 @@ def test_deploy_a_real_model_call_it_split_it_and_stop_it(
         "endpoints", "predict", "churn", json.dumps(RECORD), "-p", "churn", "--token", token
     )
     assert code == 1 and "is stopped" in shown
+
+
+def test_a_variant_name_cannot_walk_out_of_its_endpoint(team: tuple[Person, Person]) -> None:
+    """`..` would be resolved by the HTTP client: DELETE …/endpoints/churn/variants/.. is
+    DELETE …/endpoints/churn, which deletes the endpoint. Refused before anything is sent."""
+    alice, _ = team
+    for name in ("..", "x/../../fraud", "."):
+        code, _, shown = cli("endpoints", "remove-variant", "churn", name, "-p", "churn", "-y")
+        assert code == 1 and "is not a name" in shown and "(field: name)" in shown, shown
+    assert alice.client.get(f"{BASE}/churn").status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -95,6 +96,11 @@ def test_clone_uses_the_saved_login_and_commits_under_the_users_name(
     made = alice.client.put("/api/v1/projects/churn/members/bob", json={"role": "editor"})
     assert made.status_code == 200, made.text
     runner.invoke(app, ["login", live_server.url, "--token", bob.token])
+    # bob's git keeps passwords it is given (macOS and Git for Windows do so by default)
+    stored = tmp_path / "git-credentials"
+    Path(os.environ["GIT_CONFIG_GLOBAL"]).write_text(
+        f"[credential]\n\thelper = store --file {stored}\n"
+    )
     folder = tmp_path / "b" / "churn"
     cloned = runner.invoke(app, ["clone", "churn", "--dir", str(folder)])
     assert cloned.exit_code == 0, cloned.output
@@ -107,8 +113,28 @@ def test_clone_uses_the_saved_login_and_commits_under_the_users_name(
         assert done.returncode == 0, done.stderr
     head = bob.client.get("/api/v1/projects/churn/code/commits").json()["items"][0]
     assert (head["subject"], head["email"]) == ("An idea", "bob@modelyard")
+    assert not stored.exists() or bob.token not in stored.read_text()  # only modelyard has it
 
     again = runner.invoke(app, ["clone", "churn", "--dir", str(folder)])
-    assert again.exit_code == 1 and "not empty" in again.output
+    assert again.exit_code == 1 and "not empty" in " ".join(again.output.split())
     stranger = runner.invoke(app, ["clone", "nope", "--dir", str(tmp_path / "c")])
     assert stranger.exit_code == 1 and "error:" in stranger.output
+
+
+def test_git_credentials_come_from_the_environment_like_the_sdks(
+    live_server: LiveServer,
+    people: Callable[..., Person],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI logs in with MODELYARD_URL and MODELYARD_TOKEN, saving nothing: git gets the same
+    token, with its owner's name (the server checks they belong together); another host
+    gets nothing."""
+    bob = people("bob")
+    monkeypatch.setenv("MODELYARD_URL", live_server.url)
+    monkeypatch.setenv("MODELYARD_TOKEN", bob.token)
+    host = live_server.url.removeprefix("http://")
+    asked = runner.invoke(app, ["git-credential", "get"], input=f"protocol=http\nhost={host}\n")
+    assert asked.exit_code == 0
+    assert asked.stdout == f"username=bob\npassword={bob.token}\n"
+    other = runner.invoke(app, ["git-credential", "get"], input="protocol=http\nhost=evil:80\n")
+    assert other.exit_code == 0 and other.stdout == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from modelyard.client import connect
+from modelyard.client import connect, resolve_login
 from modelyard.client.config_file import load_login
 from modelyard.errors import ModelyardError, NotFoundError
 
@@ -42,10 +43,17 @@ def _has_identity(folder: Path) -> bool:
     )
 
 
+def _helper() -> str:
+    # git runs a `!` helper through the shell: quote the interpreter's path
+    return f"!{shlex.quote(sys.executable)} -m modelyard git-credential"
+
+
 def _use_modelyard_credentials(folder: Path, url: str) -> None:
-    """Let git ask modelyard for the saved token, so it is never written into .git/config."""
-    helper = f"!{sys.executable} -m modelyard git-credential"
-    _git(folder, "config", f"credential.{url}.helper", helper)
+    """Let git ask modelyard for the token (never written into .git/config), and only
+    modelyard: the empty helper first drops the user's own helpers for this server, which
+    git would otherwise hand the token to keep (`store` writes it to ~/.git-credentials)."""
+    _git(folder, "config", "--replace-all", f"credential.{url}.helper", "")
+    _git(folder, "config", "--add", f"credential.{url}.helper", _helper())
 
 
 def init(
@@ -132,13 +140,14 @@ def clone(
     except ModelyardError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    helper = f"!{sys.executable} -m modelyard git-credential"
     folder.parent.mkdir(parents=True, exist_ok=True)
     with console.status(f"Cloning {name}…"):
         _git(
             folder.parent,
             "-c",
-            f"credential.{server}.helper={helper}",
+            f"credential.{server}.helper=",
+            "-c",
+            f"credential.{server}.helper={_helper()}",
             "clone",
             "--quiet",
             f"{server}/git/{name}.git",
@@ -182,10 +191,22 @@ def git_credential(operation: Annotated[str, typer.Argument()] = "get") -> None:
     """git credential helper: answers with the username and token `modelyard login` saved."""
     if operation != "get":
         return
-    saved = load_login()
-    if saved is None:
+    try:
+        url, token = resolve_login(None, None)  # as connect() does: environment, then saved
+    except ModelyardError:
         return
+    if token is None:
+        return
+    saved = load_login()
+    if saved is not None and saved.token == token:
+        username = saved.username
+    else:  # a token from the environment: git must send its owner's name with it
+        try:
+            with connect(url, token) as client:
+                username = str(client.me()["username"])
+        except ModelyardError:
+            return
     request = dict(line.split("=", 1) for line in sys.stdin.read().splitlines() if "=" in line)
-    server = urlsplit(saved.url)
+    server = urlsplit(url)
     if (server.scheme, server.netloc) == (request.get("protocol"), request.get("host")):
-        sys.stdout.write(f"username={saved.username}\npassword={saved.token}\n")
+        sys.stdout.write(f"username={username}\npassword={token}\n")

@@ -40,6 +40,7 @@ __all__ = [
     "dataset",
     "deploy",
     "load_model",
+    "resolve_login",
     "start_run",
 ]
 
@@ -100,6 +101,12 @@ def connect(
     """
     url, token = _resolve(url, token)
     return Client(url, token, transport=transport)
+
+
+def resolve_login(url: str | None = None, token: str | None = None) -> tuple[str, str | None]:
+    """The server and token `connect()` would use: the arguments, `MODELYARD_URL` /
+    `MODELYARD_TOKEN`, then what `modelyard login` saved."""
+    return _resolve(url, token)
 
 
 def _resolve(url: str | None, token: str | None) -> tuple[str, str | None]:

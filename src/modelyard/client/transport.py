@@ -8,10 +8,25 @@ from typing import Any
 
 import httpx
 
-from modelyard.errors import ConnectionFailedError, ModelyardError, from_payload
+from modelyard.errors import (
+    ConnectionFailedError,
+    InvalidInputError,
+    ModelyardError,
+    from_payload,
+)
 
 # a long read may pause while the source works; only connecting has a short deadline
 _STREAM_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=10.0)
+
+
+def checked(path: str) -> str:
+    """The path, unless a name put into it is `.` or `..`: httpx would resolve those, so
+    removing variant ".." of endpoint e would send DELETE …/endpoints/e and delete e."""
+    segments = path.split("?", 1)[0].split("/")
+    bad = next((s for s in segments if s in (".", "..")), None)
+    if bad is not None:
+        raise InvalidInputError(f"{bad!r} is not a name (in {path})", field="name")
+    return path
 
 
 class Transport:
@@ -34,7 +49,7 @@ class Transport:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         if self._http.is_closed:
             raise ConnectionFailedError(f"this connection to {self.url} was closed")
-        return self._send(self._http.build_request(method, path, **kwargs))
+        return self._send(self._http.build_request(method, checked(path), **kwargs))
 
     def request_as(self, token: str | None, method: str, path: str, **kwargs: Any) -> Any:
         """A request carrying `token` instead of the login's (None: no credentials at all).
@@ -42,7 +57,7 @@ class Transport:
         business travelling to the replicas."""
         if self._http.is_closed:
             raise ConnectionFailedError(f"this connection to {self.url} was closed")
-        request = self._http.build_request(method, path, **kwargs)
+        request = self._http.build_request(method, checked(path), **kwargs)
         request.headers.pop("Authorization", None)
         if token:
             request.headers["Authorization"] = f"Bearer {token}"
@@ -62,7 +77,8 @@ class Transport:
     def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
         """A response whose body is read as it arrives (errors are raised before that)."""
         try:
-            with self._http.stream(method, path, timeout=_STREAM_TIMEOUT, **kwargs) as response:
+            stream = self._http.stream(method, checked(path), timeout=_STREAM_TIMEOUT, **kwargs)
+            with stream as response:
                 if response.status_code >= 400:
                     response.read()
                     _raise_for_error(response)
