@@ -73,5 +73,11 @@ def test_promote_by_alias_in_the_project_folder(
     }
     unknown = runner.invoke(app, ["models", "alias", "churn-clf", "champion", "nightly"])
     assert unknown.exit_code == 1 and "nightly" in unknown.output
+    odd = runner.invoke(app, ["models", "alias", "churn-clf", "champion", "²"])
+    assert odd.exit_code == 1 and isinstance(odd.exception, SystemExit), odd.exception
+    # an alias that looks like a version number is still an alias: v1 points at 2
+    assert runner.invoke(app, ["models", "alias", "churn-clf", "v1", "2"]).exit_code == 0
+    copied = runner.invoke(app, ["models", "alias", "churn-clf", "champion", "v1"])
+    assert "churn-clf@champion → version 2" in flat(copied.output)
     listed = runner.invoke(app, ["models", "versions", "churn-clf"])
     assert listed.exit_code == 0 and "v2 candidate, champion" in flat(listed.output)

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from scipy.stats import norm  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session
 
-from modelyard.online.quality import newcombe, quality_figures
+from modelyard.online.intervals import newcombe
+from modelyard.online.quality import quality_figures
 from tests.conftest import Person
 from tests.online.test_feedback_api import endpoint_key, log_prediction, make_endpoint
 from tests.serving import fleet

@@ -23,7 +23,7 @@ from modelyard.experiments.service import lower_is_better
 from modelyard.monitoring.tables import AlertRow
 from modelyard.projects.tables import MembershipRow, ProjectRow
 from modelyard.serving.tables import EndpointRow
-from tests.code.conftest import seed_repo
+from tests.code.conftest import git, seed_repo
 from tests.conftest import Person
 from tests.web.test_code_pages import Element, Page, get
 from tests.web.test_data_pages import assert_only_our_scripts, create_data_yard, make_source
@@ -340,6 +340,25 @@ def test_an_empty_project_says_what_to_do_in_every_section(
     page = get(client, "/projects/empty/start")
     assert "1 run, but none finished with a metric yet" in page.testid("no-best-runs").words
     assert page.find_all(data_testid="no-runs") == []
+
+
+@SQLITE
+def test_code_only_on_another_branch_is_not_called_an_empty_repository(
+    app: FastAPI, people: Callable[..., Person], portal: SignIn
+) -> None:
+    alice = people("alice")
+    ok(alice.client.post("/api/v1/projects", json={"slug": "wip", "name": "Work in progress"}))
+    bare = app.state.repos.ensure("wip")
+    scratch = bare.parent / ".scratch-wip"
+    git(bare.parent, "clone", "-q", str(bare), str(scratch))
+    (scratch / "train.py").write_text("print('hi')\n")
+    git(scratch, "add", "-A")
+    git(scratch, "-c", "user.name=A", "-c", "user.email=a@x", "commit", "-qm", "WIP")
+    git(scratch, "push", "-q", "origin", "HEAD:dev")
+    page = get(portal("alice"), "/projects/wip/start")
+    assert page.status == 200
+    shown = page.testid("no-code").words
+    assert "Nothing is on main yet; branches: dev" in shown and "empty" not in shown
 
 
 # --- who may see it -----------------------------------------------------------------------------

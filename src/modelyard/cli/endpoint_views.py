@@ -5,7 +5,6 @@ the wait for replicas)."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import typer
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from modelyard.cli.runs import _project_from_folder
+from modelyard.cli.runs import resolve_project as resolve_project  # shared by the commands
 from modelyard.client import Client
 from modelyard.client.endpoint_types import Endpoint, Variant
 from modelyard.errors import ModelyardError
@@ -36,11 +35,6 @@ def fail(exc: ModelyardError) -> typer.Exit:
     field = f" (field: {exc.field})" if exc.field else ""
     console.print(f"[red]error:[/red] {escape(str(exc))}{field}")
     return typer.Exit(1)
-
-
-def resolve_project(project: str | None) -> str:
-    """--project, else $MODELYARD_PROJECT, else `project:` of ./modelyard.yaml."""
-    return project or os.environ.get("MODELYARD_PROJECT") or _project_from_folder()
 
 
 def share_bar(share: float) -> str:

@@ -114,13 +114,14 @@ def alias(
 
 
 def _version_number(client: Client, project: str, name: str, given: str) -> int:
-    """`3`, `v3`, or the version another alias of the model points at now."""
-    text = given.strip().removeprefix("v")
-    if text.isdigit():
-        return int(text)
-    if not given.strip():
+    """The version another alias of that name points at, else `3` or `v3`."""
+    text = given.strip()
+    if not text:
         raise InvalidInputError("give a version number or an alias", field="version")
     for v in client.models.versions(project, name):
-        if given.strip() in v.aliases:
+        if text in v.aliases:
             return int(v.version)
+    number = text.removeprefix("v")
+    if number.isascii() and number.isdecimal():
+        return int(number)
     raise NotFoundError(f"{name} has no version number {given!r} nor an alias of that name")

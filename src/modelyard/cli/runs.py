@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -26,6 +27,11 @@ def _fail(exc: ModelyardError) -> typer.Exit:
     field = f" (field: {exc.field})" if exc.field else ""
     console.print(f"[red]error:[/red] {escape(str(exc))}{field}")
     return typer.Exit(1)
+
+
+def resolve_project(project: str | None) -> str:
+    """--project, else $MODELYARD_PROJECT, else `project:` of ./modelyard.yaml."""
+    return project or os.environ.get("MODELYARD_PROJECT") or _project_from_folder()
 
 
 def _project_from_folder() -> str:
@@ -63,7 +69,7 @@ def run(
     Example: `modelyard run train.py --project churn -- --C 0.5`
     """
     try:
-        slug = project or _project_from_folder()
+        slug = resolve_project(project)
         with connect() as client:
             created = client.runs.submit(slug, entrypoint, ref, arguments or [], name)
             run_id = int(created["id"])
@@ -135,7 +141,7 @@ def list_runs(
 ) -> None:
     """The project's newest runs. Example: `modelyard runs list --project churn`"""
     try:
-        project = project or _project_from_folder()
+        project = resolve_project(project)
         with connect() as client:
             page = client.runs.list(project, limit=limit)
     except ModelyardError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from modelyard.online.intervals import Z95, newcombe
 from modelyard.online.labels import CLASSIFICATION
 from modelyard.online.learners import lag_seconds, unlearned
 from modelyard.online.schemas import (
@@ -31,7 +32,6 @@ from modelyard.online.tables import FeedbackRow, LearnerRow, LearnerSampleRow, Q
 from modelyard.serving.service import EndpointEventRow, PredictionRow, VariantRow
 
 MARKER_KINDS = ("drift", "checkpoint", "rollback", "paused", "resumed", "learner_restart")
-Z95 = 1.959963984540054
 MIN_LABELS = 30  # per arm, before an A/B difference may be called significant
 MAX_POINTS = 1500  # per series: a 7-day window is read in steps of at least 7 minutes
 
@@ -149,29 +149,6 @@ def summaries(
             )
         )
     return out
-
-
-def wilson(successes: int, n: int) -> tuple[float, float]:
-    """Wilson's 95% score interval for a proportion: never zero-width, unlike p ± z·se."""
-    p, z2 = successes / n, Z95 * Z95
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 / (1 + z2 / n) * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
-    return centre - half, centre + half
-
-
-def newcombe(ca: int, na: int, cb: int, nb: int) -> tuple[float, float]:
-    """95% interval of pb - pa by Newcombe's hybrid score method (1998, method 10).
-
-    The plain Wald interval collapses when an arm is all right or all wrong (9 of 9 gives a
-    zero-width interval); this one stays honest with few labels."""
-    pa, pb = ca / na, cb / nb
-    la, ua = wilson(ca, na)
-    lb, ub = wilson(cb, nb)
-    difference = pb - pa
-    return (
-        difference - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2),
-        difference + math.sqrt((ub - pb) ** 2 + (pa - la) ** 2),
-    )
 
 
 def compare(a: QualitySummary, b: QualitySummary, sums: dict[str, Sums]) -> Comparison | None:

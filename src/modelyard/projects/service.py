@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -240,6 +240,15 @@ def describe(session: Session, actor: Actor, projects: Sequence[ProjectRow]) -> 
             )
         )
     return described
+
+
+NEW_MEMBER_DAYS = 14  # who is "new here" and gets the Start here banner
+
+
+def joined_recently(session: Session, actor: Actor, project_id: int) -> bool:
+    """Whether the actor became a member of the project in the last NEW_MEMBER_DAYS days."""
+    joined = member_since(session, actor, project_id)
+    return joined is not None and joined >= utcnow() - timedelta(days=NEW_MEMBER_DAYS)
 
 
 def member_since(session: Session, actor: Actor, project_id: int) -> datetime | None:

@@ -19,7 +19,6 @@ from modelyard.serving.views import ReplicasOf
 from modelyard.web.activity import activity_of, with_activity_counts
 from modelyard.web.deps import CheckedForm, PortalUser, text_field
 from modelyard.web.forms import parse
-from modelyard.web.start_pages import joined_recently
 from modelyard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -127,7 +126,7 @@ def project_view(
         "activity": activity_of(session, [project], *_serving_of(request)),
         "can_edit": can_edit and not described.archived,
         "can_manage": can_manage,
-        "new_member": joined_recently(session, actor, project.id),
+        "new_member": service.joined_recently(session, actor, project.id),
         "roles": [r.value for r in Role],
         "candidates": candidates,
         "error": error,

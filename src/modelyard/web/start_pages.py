@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -21,7 +20,6 @@ from modelyard.code.schemas import CommitPublic, RefsPublic
 from modelyard.code.service import DEFAULT_BRANCH, RepoStore
 from modelyard.data import service as data_service
 from modelyard.data.schemas import DatasetPublic
-from modelyard.db import utcnow
 from modelyard.errors import NotFoundError
 from modelyard.experiments import service as run_service
 from modelyard.projects import service as project_service
@@ -35,7 +33,6 @@ from modelyard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-NEW_MEMBER_DAYS = 14
 BEST_RUNS = 5
 LIVE_PER_KIND = 5
 RUNS_PER_DATASET = 3
@@ -86,12 +83,6 @@ class Tour:
     best: run_service.BestRuns
     models: list[ModelPublic]
     endpoints: list[EndpointLine]
-
-
-def joined_recently(session: Session, actor: Actor, project_id: int) -> bool:
-    """Whether the actor became a member of the project in the last NEW_MEMBER_DAYS days."""
-    joined = project_service.member_since(session, actor, project_id)
-    return joined is not None and joined >= utcnow() - timedelta(days=NEW_MEMBER_DAYS)
 
 
 def datasets_of(session: Session, actor: Actor, project_id: int, slug: str) -> list[DatasetUse]:
@@ -161,7 +152,7 @@ def live_code(session: Session, actor: Actor, slug: str, head: str | None) -> li
 
 def code_of(session: Session, actor: Actor, store: RepoStore, slug: str, base_url: str) -> Code:
     refs = code_service.refs(session, actor, store, slug, base_url)
-    if refs.empty:
+    if refs.empty and not refs.branches:
         return Code(refs, live=live_code(session, actor, slug, None))
     try:
         head = code_service.history(session, actor, store, slug, DEFAULT_BRANCH, limit=1)[0]

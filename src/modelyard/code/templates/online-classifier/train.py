@@ -127,15 +127,26 @@ def main() -> None:
                 {"progressive_accuracy": accuracy.get(), "progressive_roc_auc": roc_auc.get()},
                 step=n,
             )
+        registered = None
         if run is not None and not options.no_register:
-            version = run.log_model(model, MODEL_NAME, input_example=first_x)
-            print(f"registered {MODEL_NAME} version {version.version} (run {run.id}: {run.url})")
-            if options.alias:
-                import modelyard
+            registered = run.log_model(model, MODEL_NAME, input_example=first_x).version
+            print(f"registered {MODEL_NAME} version {registered} (run {run.id}: {run.url})")
 
-                client = modelyard.connect()
-                client.models.set_alias(PROJECT, MODEL_NAME, options.alias, version.version)
-                print(f"{MODEL_NAME}@{options.alias} now points at version {version.version}")
+    if registered is not None and options.alias:
+        name_version(options.alias, registered)
+
+
+def name_version(alias: str, version: int) -> None:
+    """Point an alias at the version this run registered. Outside the run: the run and its
+    model are fine whether or not the alias can be set (a typo, or a viewer's login)."""
+    import modelyard
+
+    try:
+        modelyard.connect().models.set_alias(PROJECT, MODEL_NAME, alias, version)
+    except modelyard.ModelyardError as exc:
+        print(f"could not point {MODEL_NAME}@{alias} at version {version}: {exc}")
+        return
+    print(f"{MODEL_NAME}@{alias} now points at version {version}")
 
 
 if __name__ == "__main__":
