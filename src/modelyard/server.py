@@ -50,6 +50,9 @@ def serve(settings: Settings, host: str, port: int) -> None:
     # httpx logs each request at INFO: the demo's traffic alone would fill the terminal
     logging.getLogger("httpx").setLevel(logging.WARNING)
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if "base_url" not in settings.model_fields_set:
+        # links, clone URLs and curl examples name the port this process really listens on
+        settings = settings.model_copy(update={"base_url": f"http://{local}:{port}"})
     if not settings.serving_control_url:
         # replicas report to the address this process really listens on
         settings = settings.model_copy(update={"serving_control_url": f"http://{local}:{port}"})

@@ -142,6 +142,9 @@ def check_login(journey: Journey, output: str) -> None:
         expect(main.get_by_role("link", name="customers").first).to_be_visible()
         expect(main.get_by_role("link", name="churn-online").first).to_be_visible()
         expect(main.locator('a[href="/projects/churn/endpoints/churn"]').first).to_be_visible()
+        expect(page.get_by_test_id("clone-commands")).to_contain_text(
+            f"git clone {journey.url}/git/churn.git"
+        )
         journey.screenshot(tab, "start-here.png")
     finally:
         tab.context.close()
@@ -184,6 +187,8 @@ def check_deploy(journey: Journey, output: str) -> None:
     shares = {name: v["share"] for name, v in variants.items()}
     assert shares == {"champion": 0.9, "challenger": 0.0, "nico": 0.1}, shares
     assert variants["nico"]["version"] == journey.aliases()["candidate"]
+    # the URLs printed name the port the server really listens on (PORT, not a default)
+    assert f"{journey.url}/serve/churn/churn/predict" in output and ":8000" not in output
     # the hint after deploying is a command to copy: 10% for nico, the rest in proportion
     assert "split churn -p churn champion=81 challenger=9 nico=10" in output, output
 
@@ -330,6 +335,8 @@ def test_the_tutorial_as_written(
             except AssertionError as failed:
                 transcript = "\n".join(terminal.transcript[-3:])
                 raise AssertionError(f"after step {step!r}:\n{transcript}") from failed
+    if os.environ.get("MODELYARD_JOURNEY_TRANSCRIPT"):  # what a reader would see, to proofread
+        Path(os.environ["MODELYARD_JOURNEY_TRANSCRIPT"]).write_text("\n".join(terminal.transcript))
     minutes = (time.monotonic() - started) / 60
     print(f"the tutorial took {minutes:.1f} minutes after `make up` answered")
     assert journey.screenshots == images(text), "every screenshot in the tutorial is taken"
