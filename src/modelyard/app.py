@@ -13,6 +13,7 @@ from modelyard import __version__, http_errors
 from modelyard.accounts import api as accounts_api
 from modelyard.accounts.passwords import Passwords
 from modelyard.accounts.schemas import Health
+from modelyard.accounts.throttle import LoginThrottle
 from modelyard.code import api as code_api
 from modelyard.code import githttp
 from modelyard.code import service as code_service
@@ -94,6 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.passwords = Passwords.from_settings(settings)
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     app.state.repos = repos
     app.state.executor = executor
     app.state.secret_box = secret_box(settings)

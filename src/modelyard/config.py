@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(default=3, ge=1, le=100, description="argon2 iterations")
     password_memory_kib: int = Field(default=64 * 1024, ge=8, le=4 * 1024**2)
     password_parallelism: int = Field(default=4, ge=1, le=64, description="argon2 lanes")
+    # brute-force protection: failed sign-ins counted in a sliding window, in process memory
+    login_max_failures: int = Field(
+        default=10, ge=1, description="failed sign-ins per username per window, then 429"
+    )
+    login_max_failures_per_ip: int = Field(
+        default=50, ge=1, description="failed sign-ins per client address per window, then 429"
+    )
+    login_window_seconds: float = Field(default=15 * 60, gt=0, le=7 * 86400)
     secure_cookies: bool = False
     base_url: str = "http://127.0.0.1:8000"
     git_max_push_bytes: int = Field(default=200 * 1024 * 1024, gt=0)

@@ -8,6 +8,7 @@ ModelyardError                 500  something went wrong on our side
  ├── NotFoundError             404  does not exist, or is not visible to the caller
  ├── ConflictError             409  clashes with what is stored (a duplicate slug)
  ├── PayloadTooLargeError      413  a request body over the limit
+ ├── RateLimitedError          429  too many attempts (failed sign-ins); Retry-After says when
  ├── ServiceUnavailableError   503  a dependency or endpoint is not running
  ├── ConnectorError            502  a data source failed (unreachable, refused, missing table)
  └── ConnectionFailedError     ---  the SDK could not reach the server
@@ -66,6 +67,20 @@ class PayloadTooLargeError(ModelyardError):
     code = "too_large"
 
 
+class RateLimitedError(ModelyardError):
+    """Refused without looking at the request: too many recent attempts. The HTTP answer
+    carries `retry_after` (whole seconds) as its Retry-After header."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(
+        self, message: str, *, field: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailableError(ModelyardError):
     status_code = 503
     code = "unavailable"
@@ -93,6 +108,7 @@ _BY_CODE: dict[str, type[ModelyardError]] = {
         NotFoundError,
         ConflictError,
         PayloadTooLargeError,
+        RateLimitedError,
         ServiceUnavailableError,
         ConnectorError,
     )

@@ -23,6 +23,7 @@ from modelyard.errors import (
     InvalidInputError,
     ModelyardError,
     NotFoundError,
+    RateLimitedError,
 )
 from modelyard.validation import describe_validation
 
@@ -59,6 +60,22 @@ SERVING_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     413: _described("The body is over the configured size limit"),
     503: _described("The endpoint is stopped (or its replicas are starting)"),
+}
+
+# what the password sign-in routes may answer besides: too many failed attempts
+THROTTLED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {
+        **_described(
+            "Too many failed sign-ins for this username or from this address: refused "
+            "without checking the password, even a right one"
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "seconds until a sign-in is accepted again",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
 }
 
 HtmlRenderer = Callable[[Request, ModelyardError], Response]
@@ -98,8 +115,12 @@ def install(app: FastAPI, render_html: HtmlRenderer | None = None) -> None:
 
     def answer(request: Request, error: ModelyardError) -> Response:
         if render_html is not None and wants_html(request):
-            return render_html(request, error)
-        return error_response(error.status_code, error.code, error.message, error.field)
+            response = render_html(request, error)
+        else:
+            response = error_response(error.status_code, error.code, error.message, error.field)
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     async def on_modelyard_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ModelyardError)

@@ -31,7 +31,8 @@ from modelyard.accounts.schemas import (
     UserUpdate,
 )
 from modelyard.accounts.tables import TokenRow
-from modelyard.http_errors import ERROR_RESPONSES
+from modelyard.accounts.throttle import LoginThrottleDep
+from modelyard.http_errors import ERROR_RESPONSES, THROTTLED_RESPONSES
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -55,7 +56,9 @@ def _token_created(row: TokenRow, username: str, secret: str) -> TokenCreated:
     return TokenCreated(**_token_public(row, username).model_dump(), token=secret)
 
 
-@router.post("/auth/login", response_model=LoginResponse, tags=["auth"])
+@router.post(
+    "/auth/login", response_model=LoginResponse, responses=THROTTLED_RESPONSES, tags=["auth"]
+)
 def login(
     body: LoginRequest,
     request: Request,
@@ -63,11 +66,12 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
     passwords: PasswordsDep,
+    throttle: LoginThrottleDep,
 ) -> LoginResponse:
     """Sign in with a password; sets the HttpOnly session cookie and a CSRF cookie."""
     ip = client_ip(request)
     user = service.authenticate_password(
-        session, body.username, body.password, ip=ip, passwords=passwords
+        session, body.username, body.password, ip=ip, passwords=passwords, throttle=throttle
     )
     session_id = sessions.start_session(
         session, user, ttl_seconds=settings.session_ttl_seconds, ip=ip
@@ -90,15 +94,20 @@ def logout(request: Request, session: SessionDep) -> Response:
     "/auth/token",
     response_model=TokenCreated,
     status_code=status.HTTP_201_CREATED,
+    responses=THROTTLED_RESPONSES,
     tags=["auth"],
 )
 def token_login(
-    body: TokenLoginRequest, request: Request, session: SessionDep, passwords: PasswordsDep
+    body: TokenLoginRequest,
+    request: Request,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    throttle: LoginThrottleDep,
 ) -> TokenCreated:
     """Exchange a username and password for a new API token (what `modelyard login` does)."""
     ip = client_ip(request)
     user = service.authenticate_password(
-        session, body.username, body.password, ip=ip, passwords=passwords
+        session, body.username, body.password, ip=ip, passwords=passwords, throttle=throttle
     )
     actor = Actor.of(user, "token", ip)
     row, secret = tokens.create_token(session, actor, TokenCreate(name=body.name))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
+from typing import NoReturn
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from modelyard.accounts.actors import Actor
 from modelyard.accounts.passwords import Passwords
 from modelyard.accounts.schemas import UserCreate, UserUpdate
 from modelyard.accounts.tables import SessionRow, UserRow
+from modelyard.accounts.throttle import LoginThrottle, Refusal
 from modelyard.db import utcnow
 from modelyard.errors import (
     AuthenticationError,
@@ -20,6 +22,7 @@ from modelyard.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
 )
 
 
@@ -126,17 +129,54 @@ def _end_sessions(session: Session, user_id: int) -> None:
 
 
 def authenticate_password(
-    session: Session, username: str, password: str, *, ip: str, passwords: Passwords
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    ip: str,
+    passwords: Passwords,
+    throttle: LoginThrottle,
 ) -> UserRow:
-    """The user with these credentials, or AuthenticationError (and an audited failure)."""
-    user = find_user(session, username.strip().lower())
+    """The user with these credentials, or AuthenticationError (and an audited failure).
+
+    After too many failures for the username (existing or not) or from the address, raises
+    RateLimitedError without checking the password, so a right one is refused as well.
+    """
+    normalized = username.strip().lower()
+    outcome = throttle.begin(normalized, ip)
+    if isinstance(outcome, Refusal):
+        _refuse(session, username, ip, outcome)
+    user = find_user(session, normalized)
     ok = passwords.verify(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
         audit.record(session, "login.failed", actor=username[:64], target=username[:200], ip=ip)
         session.commit()
         raise AuthenticationError("wrong username or password")
+    throttle.succeeded(outcome)
     user.last_login_at = utcnow()
     return user
+
+
+def _refuse(session: Session, username: str, ip: str, refusal: Refusal) -> NoReturn:
+    if refusal.first:
+        # Once per lockout: refusals are cheap to provoke, an audit row each would not be.
+        audit.record(
+            session,
+            "login.throttled",
+            actor=username[:64],
+            target=username[:200],
+            ip=ip,
+            limit=refusal.scope,
+            retry_after=refusal.retry_after,
+        )
+        session.commit()
+    whom = "for this account" if refusal.scope == "username" else "from your address"
+    raise RateLimitedError(
+        f"too many failed sign-ins {whom}; try again in {refusal.retry_after} s "
+        "(until then even the right password is refused)",
+        field="username" if refusal.scope == "username" else None,
+        retry_after=refusal.retry_after,
+    )
 
 
 def ensure_admin(session: Session, password: str | None, *, passwords: Passwords) -> str | None:

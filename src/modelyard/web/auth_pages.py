@@ -9,7 +9,8 @@ from starlette.responses import Response
 from modelyard.accounts import service, sessions
 from modelyard.accounts.cookies import clear_login_cookies, set_login_cookies
 from modelyard.accounts.deps import PasswordsDep, SessionDep, SettingsDep, client_ip, find_actor
-from modelyard.errors import AuthenticationError, ModelyardError
+from modelyard.accounts.throttle import LoginThrottleDep
+from modelyard.errors import AuthenticationError, ModelyardError, RateLimitedError
 from modelyard.web.deps import CheckedForm, text_field
 from modelyard.web.forms import safe_next
 from modelyard.web.templating import render
@@ -40,19 +41,25 @@ def login_submit(
     session: SessionDep,
     settings: SettingsDep,
     passwords: PasswordsDep,
+    throttle: LoginThrottleDep,
 ) -> Response:
     username = text_field(form, "username")[:64]
     next_path = safe_next(text_field(form, "next"))
     ip = client_ip(request)
+    context = {"next": next_path, "username": username}
     try:
         password = text_field(form, "password")
         user = service.authenticate_password(
-            session, username, password, ip=ip, passwords=passwords
+            session, username, password, ip=ip, passwords=passwords, throttle=throttle
         )
     except AuthenticationError:
         error = AuthenticationError("Wrong username or password.")
-        context = {"next": next_path, "error": error, "username": username}
-        return render(request, "login.html", context, status=401)
+        return render(request, "login.html", {**context, "error": error}, status=401)
+    except RateLimitedError as refused:
+        shown = RateLimitedError(refused.message[:1].upper() + refused.message[1:] + ".")
+        page = render(request, "login.html", {**context, "error": shown}, status=429)
+        page.headers["Retry-After"] = str(refused.retry_after)
+        return page
     session_id = sessions.start_session(
         session, user, ttl_seconds=settings.session_ttl_seconds, ip=ip
     )
