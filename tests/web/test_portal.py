@@ -233,7 +233,7 @@ def test_login_post_without_or_with_wrong_csrf_is_refused(
     client = browser_clients()
     client.get("/login")
     credentials = {"username": "alice", "password": PASSWORD, "next": "/"}
-    for extra in ({}, {"csrf_token": ""}, {"csrf_token": new_csrf_token(SECRET_KEY)}):
+    for extra in ({}, {"csrf_token": ""}, {"csrf_token": new_csrf_token(SECRET_KEY, None)}):
         response = client.post("/login", data={**credentials, **extra})
         assert response.status_code == 403, extra
         assert "Not allowed" in response.text
@@ -246,7 +246,8 @@ def test_form_posts_without_a_matching_signed_csrf_token_change_nothing(
 ) -> None:
     client = sign_in("owner")
     good = csrf_of(client.get("/"))
-    forged_but_signed = new_csrf_token(SECRET_KEY)
+    # valid for this very session, but not the token in the cookie
+    forged_but_signed = new_csrf_token(SECRET_KEY, client.cookies.get(COOKIE_NAME))
     attempts: list[tuple[str, dict[str, str]]] = [
         ("/projects", {"slug": "planted", "name": "Planted"}),
         ("/projects/churn/edit", {"name": "Defaced", "description": "defaced"}),

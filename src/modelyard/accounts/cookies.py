@@ -10,8 +10,9 @@ from modelyard.config import Settings
 
 
 def set_login_cookies(response: Response, settings: Settings, session_id: str) -> str:
-    """Put the session and CSRF cookies on a response; answer the CSRF token."""
-    csrf = new_csrf_token(settings.secret_key)
+    """Put the session cookie and a CSRF token minted for that session on a response;
+    answer the CSRF token."""
+    csrf = new_csrf_token(settings.secret_key, session_id)
     common = {"secure": settings.secure_cookies, "samesite": "lax", "path": "/"}
     response.set_cookie(
         sessions.COOKIE_NAME,

@@ -73,6 +73,7 @@ def current_actor(request: Request, session: SessionDep, settings: SettingsDep) 
             settings.secret_key,
             request.cookies.get(sessions.CSRF_COOKIE_NAME),
             request.headers.get(sessions.CSRF_HEADER),
+            request.cookies.get(sessions.COOKIE_NAME),
         )
     ):
         raise PermissionDeniedError(

@@ -152,6 +152,7 @@ def _authorize(
         secret_key,
         request.cookies.get(sessions.CSRF_COOKIE_NAME),
         request.headers.get(sessions.CSRF_HEADER),
+        request.cookies.get(sessions.COOKIE_NAME),
     ):
         raise PermissionDeniedError(
             f"cookie-authenticated writes must repeat the CSRF token in {sessions.CSRF_HEADER}"

@@ -37,6 +37,7 @@ async def checked_form(request: Request, settings: SettingsDep) -> FormData:
         settings.secret_key,
         request.cookies.get(CSRF_COOKIE_NAME),
         submitted if isinstance(submitted, str) else None,
+        request.cookies.get(COOKIE_NAME),
     ):
         raise PermissionDeniedError("this form has expired; reload the page and submit it again")
     return form

@@ -13,8 +13,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from starlette.responses import Response
 
-from modelyard.accounts.csrf import is_signed, new_csrf_token
-from modelyard.accounts.sessions import CSRF_COOKIE_NAME
+from modelyard.accounts.csrf import is_valid_for, new_csrf_token
+from modelyard.accounts.sessions import COOKIE_NAME, CSRF_COOKIE_NAME
 from modelyard.web.run_format import duration, metric
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -70,11 +70,17 @@ def make_templates() -> Jinja2Templates:
 
 
 def csrf_token_for(request: Request) -> str:
+    """The CSRF token for the session cookie this request carries: the cookie's own if it was
+    minted for that session with the current key, else a new one (render puts it in the cookie).
+
+    So a stale token (an earlier secret key, another session, the older unbound format) costs
+    one refused form at most, and the next page shown works again."""
     secret_key: str = request.app.state.settings.secret_key
+    session_id = request.cookies.get(COOKIE_NAME)
     current = request.cookies.get(CSRF_COOKIE_NAME)
-    if current and is_signed(secret_key, current):
+    if current and is_valid_for(secret_key, current, session_id):
         return current
-    token: str = getattr(request.state, "new_csrf", "") or new_csrf_token(secret_key)
+    token: str = getattr(request.state, "new_csrf", "") or new_csrf_token(secret_key, session_id)
     request.state.new_csrf = token
     return token
 
