@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     run_cancel_grace_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="SIGTERM to SIGKILL, when cancelling a run"
     )
+    run_max_log_bytes: int = Field(
+        default=50 * 1024**2, gt=0, description="a remote run's output kept; the rest is dropped"
+    )
 
     serving_host: str = Field(default="127.0.0.1", description="where replica pools listen")
     serving_control_url: str = Field(

@@ -1,5 +1,11 @@
 """Where remote runs execute: the `Executor` interface, and `LocalExecutor`, which runs each
-run as an OS process on this machine. A Ray Jobs backend implements the same interface."""
+run as an OS process on this machine. A Ray Jobs backend implements the same interface.
+
+A local run's output goes through a pipe that a pump thread copies into `output.log`, capped
+at `MODELYARD_RUN_MAX_LOG_BYTES` (past it: one note, the rest discarded, the run goes on); a
+run adopted after a restart keeps its pipe and is pumped and capped the same way. See
+`run_output` for how the pipe outlives a restart. Runs started by a version that let the
+process write straight into the log are adopted without a cap."""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from modelyard.config import Settings
 from modelyard.errors import ServiceUnavailableError
 from modelyard.experiments import remote_state
 from modelyard.experiments.remote_state import ActiveRun, SessionFactory
+from modelyard.experiments.run_output import PIPE_NAME, OutputPump, open_pipe, reopen_pipe
 
 log = logging.getLogger("modelyard.runs")
 
@@ -31,6 +38,9 @@ LOG_NAME = "output.log"
 TAIL_LINES = 30
 RESTARTED = "the server restarted while the run was active"
 STOPPED = "the server stopped while the run was active"
+# How long the output may still flow once the run's process is gone (its group is killed
+# by then; only a process that left the group can hold the pipe longer).
+DRAIN_SECONDS = 5.0
 # What a run's process inherits from the server's environment: nothing that could hold a
 # secret (database URLs, the secret key, cloud credentials), only what programs need to work.
 INHERITED_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP")
@@ -92,6 +102,7 @@ class LocalExecutor(Executor):
         self._python = settings.run_python or sys.executable
         self._workers = settings.max_concurrent_runs
         self._grace = settings.run_cancel_grace_seconds
+        self._log_cap = settings.run_max_log_bytes
         self._host = socket.gethostname()
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -183,14 +194,14 @@ class LocalExecutor(Executor):
                     self._factory, run_id, host=self._host, python=self._python, url=job.server_url
                 )
                 token_id, secret = remote_state.issue_token(self._factory, run_id, job.user_id)
-                process = self._spawn(job, source, output, secret)
+                process, pump = self._spawn(job, source, output, secret)
             except Exception as exc:  # recorded on the run, never lost in a pool thread
                 log.exception("run %s could not start", run_id)
                 message = f"the run could not start: {exc}"
                 _append(output, f"modelyard: {message}\n")
                 remote_state.finish(self._factory, run_id, "failed", message)
                 return
-            self._supervise(job, process, output)
+            self._supervise(job, process, pump, output)
         finally:
             remote_state.revoke(self._factory, token_id)
             shutil.rmtree(source, ignore_errors=True)
@@ -199,7 +210,7 @@ class LocalExecutor(Executor):
 
     def _spawn(
         self, job: RunJob, source: Path, output: Path, token: str
-    ) -> subprocess.Popen[bytes]:
+    ) -> tuple[subprocess.Popen[bytes], OutputPump]:
         env = {
             key: value
             for key, value in os.environ.items()
@@ -212,18 +223,35 @@ class LocalExecutor(Executor):
             "MODELYARD_PROJECT": job.project,
             "PYTHONUNBUFFERED": "1",
         }
-        with output.open("ab") as sink:
-            return subprocess.Popen(
+        reader, writer = open_pipe(output)
+        try:
+            process = subprocess.Popen(
                 [self._python, "-u", job.entrypoint, *job.arguments],
                 cwd=source,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=sink,
+                stdout=writer,
                 stderr=subprocess.STDOUT,
+                pass_fds=(reader,),  # keeps its pipe open should this server die
                 start_new_session=True,  # its own process group, so cancel reaches its children
             )
+        except BaseException:
+            os.close(reader)
+            (output.parent / PIPE_NAME).unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(writer)  # the process holds the only writer: its end is the pipe's end
+        pump = self._pump(reader, job.run_id, output)
+        return process, pump
 
-    def _supervise(self, job: RunJob, process: subprocess.Popen[bytes], output: Path) -> None:
+    def _pump(self, reader: int, run_id: int, output: Path) -> OutputPump:
+        pump = OutputPump(reader, output, self._log_cap, name=f"modelyard-run-{run_id}-output")
+        pump.start()
+        return pump
+
+    def _supervise(
+        self, job: RunJob, process: subprocess.Popen[bytes], pump: OutputPump, output: Path
+    ) -> None:
         run_id = job.run_id
         try:
             with self._lock:
@@ -238,6 +266,7 @@ class LocalExecutor(Executor):
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait()
             _signal_group(process.pid, signal.SIGKILL)  # what it left behind in its group
+            pump.finish(DRAIN_SECONDS)  # all its output is in the log before the run ends
             with self._lock:
                 self._active.pop(run_id, None)
                 stopping = self._stopping and run_id not in self._cancelled
@@ -260,11 +289,15 @@ class LocalExecutor(Executor):
         pid = run.pid
         with self._lock:
             self._active[run.run_id] = pid
+        reader = reopen_pipe(run.log_path)
+        pump = None if reader is None else self._pump(reader, run.run_id, run.log_path)
 
         def watch() -> None:
             source = run.log_path.parent / "src"
             while _is_run_process(pid, source):
                 time.sleep(0.5)
+            if pump is not None:
+                pump.finish(DRAIN_SECONDS)
             with self._lock:
                 self._active.pop(run.run_id, None)
                 stopping = self._stopping and run.run_id not in self._cancelled
