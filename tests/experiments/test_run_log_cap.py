@@ -17,6 +17,7 @@ import modelyard
 from modelyard.config import Settings
 from modelyard.experiments.run_output import (
     PIPE_NAME,
+    CappedLog,
     OutputPump,
     open_pipe,
     reopen_pipe,
@@ -77,10 +78,13 @@ def test_output_past_the_cap_is_dropped_with_a_note_and_the_run_goes_on(
     code, path = stored_log(app, run["id"])
     assert code == 0
     stored = path.read_bytes()
-    assert CAP - 100 < len(stored) <= CAP + len(NOTE)  # cut at the last whole line
+    # cut at the last whole line that fits; when the output arrived in the middle of a
+    # line (pipes cut anywhere), that line is filled to the cap and ended before the note
+    assert CAP - 100 < len(stored) <= CAP + 1 + len(NOTE)
     assert stored.endswith(b"\n" + NOTE.encode())
-    lines = stored.decode().splitlines()[:-1]
-    assert lines == [f"{n:06d} " + "x" * 92 for n in range(len(lines))]
+    *whole, last = stored.decode().splitlines()[:-1]
+    assert whole == [f"{n:06d} " + "x" * 92 for n in range(len(whole))]
+    assert (f"{len(whole):06d} " + "x" * 92).startswith(last)
     assert b"done" not in stored  # printed after the cap: dropped
     assert not (path.parent / PIPE_NAME).exists()
 
@@ -139,3 +143,28 @@ def test_a_log_already_truncated_stays_truncated_after_a_restart(tmp_path: Path)
         sink.write(b"more\n" * 1000)
     pump.finish(5)
     assert log.read_text() == "a" * CAP + "\n" + NOTE
+
+
+@pytest.mark.parametrize(
+    ("chunks", "kept"),
+    [
+        # a whole line fits: the log ends there
+        ([b"0123456789\nabcdefghijklmnop\n"], b"0123456789\n"),
+        # the chunk starts a line that does not fit: none of it is written
+        ([b"0123456789\n", b"abcdefghijklmnopqrstu\n"], b"0123456789\n"),
+        # the log is inside a line already streamed: it is filled to the cap and ended
+        ([b"0123456789\nabc", b"defghijklmnopqrstu\n"], b"0123456789\nabcdefghijklmn\n"),
+    ],
+)
+def test_the_cut_falls_on_a_line_end_where_one_fits(
+    tmp_path: Path, chunks: list[bytes], kept: bytes
+) -> None:
+    cap = 25
+    path = tmp_path / "output.log"
+    with path.open("ab", buffering=0) as sink:
+        capped = CappedLog(sink, 0, cap, line_open=False)
+        for chunk in [*chunks, b"after the cap\n"]:
+            capped.write(chunk)
+    stored = path.read_bytes()
+    assert stored == kept + truncation_note(cap).encode()
+    assert len(stored) <= cap + 1 + len(truncation_note(cap))

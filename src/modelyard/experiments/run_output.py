@@ -86,7 +86,7 @@ class OutputPump:
         try:
             with self._open_log() as sink:
                 sink.seek(0, os.SEEK_END)
-                capped = _Capped(sink, sink.tell(), self._cap, _ends_open(self._log))
+                capped = CappedLog(sink, sink.tell(), self._cap, _ends_open(self._log))
                 while not self._abandon.is_set():
                     poller.poll(POLL_MS)
                     try:
@@ -110,7 +110,7 @@ class OutputPump:
             return open(os.devnull, "ab", buffering=0)
 
 
-class _Capped:
+class CappedLog:
     """Appends to a log of `written` bytes until it holds `cap`, then writes one note."""
 
     def __init__(self, sink: BinaryIO, written: int, cap: int, line_open: bool) -> None:
@@ -127,9 +127,12 @@ class _Capped:
             if len(chunk) <= self._room:
                 self._put(chunk)
                 return
-            kept = chunk[: self._room]
+            kept = chunk[: max(self._room, 0)]
             end = kept.rfind(b"\n")
-            self._put(kept[: end + 1] if end >= 0 else kept)  # end at a whole line if one fits
+            if end >= 0:  # end at the last whole line that fits
+                self._put(kept[: end + 1])
+            elif self._line_open:  # the log is inside a line already streamed: fill it to
+                self._put(kept)  # the cap, then end it (cap + 1 byte + the note at most)
             note = truncation_note(self._cap).encode()
             self._sink.write(b"\n" + note if self._line_open else note)
         except OSError:  # a full disk: keep reading, so the script never blocks
