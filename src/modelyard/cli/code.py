@@ -56,6 +56,15 @@ def _use_modelyard_credentials(folder: Path, url: str) -> None:
     _git(folder, "config", "--add", f"credential.{url}.helper", _helper())
 
 
+def _empty_folder(path: Path) -> Path:
+    """Where a project's code will go: a new or empty folder, never over someone's files."""
+    folder = path.resolve()
+    if folder.exists() and any(folder.iterdir()):
+        console.print(f"[red]{folder} is not empty[/red]; choose another --dir")
+        raise typer.Exit(1)
+    return folder
+
+
 def init(
     name: Annotated[str, typer.Argument(help="project slug, e.g. churn")],
     template: Annotated[
@@ -70,10 +79,7 @@ def init(
 
     Example: `modelyard init churn --template online-classifier`
     """
-    folder = (directory or Path(name)).resolve()
-    if folder.exists() and any(folder.iterdir()):
-        console.print(f"[red]{folder} is not empty[/red]; choose another --dir")
-        raise typer.Exit(1)
+    folder = _empty_folder(directory or Path(name))
     try:
         with connect() as client:
             with console.status("Preparing the project on the server…"):
@@ -128,10 +134,7 @@ def clone(
 
     Example: `modelyard clone churn && cd churn`
     """
-    folder = (directory or Path(name)).resolve()
-    if folder.exists() and any(folder.iterdir()):
-        console.print(f"[red]{folder} is not empty[/red]; choose another --dir")
-        raise typer.Exit(1)
+    folder = _empty_folder(directory or Path(name))
     try:
         with connect() as client:
             refs = client.code.refs(name)
