@@ -227,6 +227,21 @@ def anonymous(app: FastAPI) -> Iterator[TestClient]:
     client.close()
 
 
+@pytest.fixture
+def browser_clients(app: FastAPI) -> Iterator[Callable[[], TestClient]]:
+    """Cookie-only clients, like a browser: no bearer token, redirects not followed."""
+    clients: list[TestClient] = []
+
+    def make() -> TestClient:
+        client = TestClient(app, follow_redirects=False)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

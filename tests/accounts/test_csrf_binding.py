@@ -9,10 +9,9 @@ import hmac
 import html
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,21 +30,6 @@ EXPIRED = "this form has expired"
 COOKIE_DOMAIN = "testserver.local"
 
 Browser = Callable[[], TestClient]
-
-
-@pytest.fixture
-def browsers(app: FastAPI) -> Iterator[Browser]:
-    """Cookie-only clients, like a browser: no bearer token, redirects not followed."""
-    clients: list[TestClient] = []
-
-    def make() -> TestClient:
-        client = TestClient(app, follow_redirects=False)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def csrf_of(text: str) -> str:
@@ -105,12 +89,14 @@ def old_format_token(secret_key: str) -> str:
 
 @pytest.mark.parametrize("owner_of_a", ["mallory", "alice"])
 def test_a_token_from_another_session_is_refused_on_a_portal_form(
-    people: Callable[..., Person], browsers: Browser, db: Session, owner_of_a: str
+    people: Callable[..., Person], browser_clients: Browser, db: Session, owner_of_a: str
 ) -> None:
     people("alice")
     people("mallory")
-    token_a = form_sign_in(browsers(), owner_of_a)  # another user's, or alice's other browser
-    victim = browsers()
+    token_a = form_sign_in(
+        browser_clients(), owner_of_a
+    )  # another user's, or alice's other browser
+    victim = browser_clients()
     own = form_sign_in(victim, "alice")
     assert token_a != own
 
@@ -128,12 +114,12 @@ def test_a_token_from_another_session_is_refused_on_a_portal_form(
 
 @pytest.mark.parametrize("owner_of_a", ["mallory", "alice"])
 def test_a_token_from_another_session_is_refused_on_a_cookie_authenticated_api_write(
-    people: Callable[..., Person], browsers: Browser, db: Session, owner_of_a: str
+    people: Callable[..., Person], browser_clients: Browser, db: Session, owner_of_a: str
 ) -> None:
     people("alice")
     people("mallory")
-    token_a = api_sign_in(browsers(), owner_of_a)
-    victim = browsers()
+    token_a = api_sign_in(browser_clients(), owner_of_a)
+    victim = browser_clients()
     own = api_sign_in(victim, "alice")
 
     plant(victim, token_a)
@@ -156,10 +142,10 @@ def test_a_token_from_another_session_is_refused_on_a_cookie_authenticated_api_w
 
 
 def test_the_token_survives_normal_use_within_a_session(
-    people: Callable[..., Person], browsers: Browser, db: Session
+    people: Callable[..., Person], browser_clients: Browser, db: Session
 ) -> None:
     people("alice")
-    browser = browsers()
+    browser = browser_clients()
     token = form_sign_in(browser, "alice")
     for page in ("/", "/tokens", "/projects/churn"):
         if page == "/projects/churn":
@@ -178,10 +164,10 @@ def test_the_token_survives_normal_use_within_a_session(
 
 
 def test_after_logout_and_a_new_login_the_old_token_is_refused(
-    people: Callable[..., Person], browsers: Browser, db: Session
+    people: Callable[..., Person], browser_clients: Browser, db: Session
 ) -> None:
     people("alice")
-    browser = browsers()
+    browser = browser_clients()
     before_login = csrf_of(browser.get("/login").text)
     old = form_sign_in(browser, "alice")
     assert old != before_login  # signing in rotates the token
@@ -212,10 +198,10 @@ def test_after_logout_and_a_new_login_the_old_token_is_refused(
 
 
 def test_an_old_format_token_is_replaced_on_the_next_page_and_then_works(
-    people: Callable[..., Person], browsers: Browser, db: Session
+    people: Callable[..., Person], browser_clients: Browser, db: Session
 ) -> None:
     people("alice")
-    browser = browsers()
+    browser = browser_clients()
     form_sign_in(browser, "alice")
     session_id = browser.cookies.get(COOKIE_NAME)
     old = old_format_token(SECRET_KEY)
@@ -254,10 +240,10 @@ def test_an_old_format_token_is_replaced_on_the_next_page_and_then_works(
 
 
 def test_a_form_left_open_across_a_secret_key_rotation_is_refused_once(
-    settings: Settings, people: Callable[..., Person], browsers: Browser, db: Session
+    settings: Settings, people: Callable[..., Person], browser_clients: Browser, db: Session
 ) -> None:
     people("alice")
-    browser = browsers()
+    browser = browser_clients()
     token = form_sign_in(browser, "alice")
     rotated = create_app(settings.model_copy(update={"secret_key": "rotated-key-" + "y" * 32}))
     try:

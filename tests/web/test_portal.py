@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any, Protocol
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,21 +57,6 @@ def login_form(client: TestClient, username: str, password: str, next_path: str 
         "csrf_token": csrf_of(page),
     }
     return client.post("/login", data=data)
-
-
-@pytest.fixture
-def browser_clients(app: FastAPI) -> Iterator[Callable[[], TestClient]]:
-    """Cookie-only clients, like a browser: no bearer token, redirects not followed."""
-    clients: list[TestClient] = []
-
-    def make() -> TestClient:
-        client = TestClient(app, follow_redirects=False)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 @pytest.fixture
